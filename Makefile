@@ -1,0 +1,70 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONSOLE_PORT ?= 8000
+SANDBOX_PORT ?= 8001
+# The PostgreSQL leg of `make test`; it skips (saying why) when no server answers there.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
+
+.PHONY: run test test-sqlite test-postgres lint format sandbox clean
+
+$(VENV)/.installed-runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Starts the console on http://127.0.0.1:$(CONSOLE_PORT). Without a PHARE_API_URL (in the
+# environment or .env) it also starts the local Phare sandbox and wires a demo project to it.
+run: $(VENV)/.installed-runtime
+	@set -euo pipefail; \
+	export DEBUG="$${DEBUG:-true}"; \
+	$(PY) manage.py migrate --noinput --verbosity 0; \
+	if [ -z "$${PHARE_API_URL:-}" ] && ! grep -qs '^PHARE_API_URL=' .env; then \
+		export PHARE_API_URL="http://127.0.0.1:$(SANDBOX_PORT)"; \
+		export PHARE_SANDBOX_TOKEN="$${PHARE_SANDBOX_TOKEN:-sandbox-$$(date +%s)}"; \
+		$(PY) -m phare_sandbox --port $(SANDBOX_PORT) & sandbox_pid=$$!; \
+		trap 'kill $$sandbox_pid 2>/dev/null' EXIT; \
+		$(PY) manage.py setup_demo --sandbox-token-env PHARE_SANDBOX_TOKEN; \
+	else \
+		$(PY) manage.py setup_demo; \
+	fi; \
+	echo "Phare incident console: http://127.0.0.1:$(CONSOLE_PORT)"; \
+	$(PY) manage.py runserver --noreload 127.0.0.1:$(CONSOLE_PORT)
+
+sandbox: $(VENV)/.installed-runtime
+	$(PY) -m phare_sandbox --port $(SANDBOX_PORT)
+
+# The whole suite, once on SQLite and once on PostgreSQL.
+test: $(VENV)/.installed-dev
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: $(VENV)/.installed-dev
+	DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed-dev
+	@if DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) tests/postgres_available.py; then \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); \
+	elif [ -n "$${REQUIRE_POSTGRES:-}" ]; then \
+		echo "PostgreSQL leg required (REQUIRE_POSTGRES is set) but no server answers at $(TEST_POSTGRES_URL)"; exit 1; \
+	else \
+		echo "PostgreSQL leg skipped: no server answers at $(TEST_POSTGRES_URL)"; \
+	fi
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) db-test.sqlite3 staticfiles

@@ -1,0 +1,82 @@
+from django import forms
+from django.contrib import admin
+
+from incidents import credentials
+from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
+
+
+class PhareProjectAdminForm(forms.ModelForm):
+    """The token is write-only: typed here, stored encrypted, never rendered back."""
+
+    token = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Paste a new Phare API token to replace the stored one. Leave empty to keep it.",
+    )
+    clear_token = forms.BooleanField(required=False, help_text="Remove the stored token.")
+
+    class Meta:
+        model = PhareProject
+        fields = ["name", "slug", "phare_project_id", "phare_project_slug", "organization_key"]
+
+
+@admin.register(PhareProject)
+class PhareProjectAdmin(admin.ModelAdmin):
+    form = PhareProjectAdminForm
+    list_display = ["name", "slug", "phare_project_id", "organization_key", "token_hint"]
+    readonly_fields = ["token_hint", "monitors_synced_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    fields = [
+        "name",
+        "slug",
+        "phare_project_id",
+        "phare_project_slug",
+        "organization_key",
+        "token_hint",
+        "token",
+        "clear_token",
+        "monitors_synced_at",
+    ]
+
+    @admin.display(description="Token")
+    def token_hint(self, project: PhareProject) -> str:
+        return project.token_hint
+
+    def save_model(self, request, obj, form, change):
+        if form.cleaned_data.get("clear_token"):
+            obj.token_ciphertext = ""
+            obj.token_last4 = ""
+        elif form.cleaned_data.get("token"):
+            credentials.encrypt_token_into(obj, form.cleaned_data["token"])
+        super().save_model(request, obj, form, change)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Monitor)
+class MonitorAdmin(ReadOnlyAdmin):
+    list_display = ["name", "project", "phare_id", "status", "target", "synced_at"]
+    list_filter = ["project", "status"]
+    search_fields = ["name", "target"]
+
+
+@admin.register(IncidentAttempt)
+class IncidentAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "project", "actor", "state", "phare_incident_slug"]
+    list_filter = ["project", "state"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor_username", "project", "action", "outcome", "http_status"]
+    list_filter = ["project", "action", "outcome"]

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class IncidentsConfig(AppConfig):
+    name = "incidents"
+    verbose_name = "Phare incidents"
+
+    def ready(self) -> None:
+        from incidents import credentials
+
+        credentials.check_configuration()

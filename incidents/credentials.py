@@ -1,0 +1,77 @@
+"""Phare API tokens at rest: encrypted with MultiFernet, revealed only for the Phare client.
+
+CREDENTIAL_KEYS lists Fernet keys; the first encrypts, every key decrypts, so a new key can be
+put first and an old one retired after re-encryption.
+"""
+
+import base64
+import hashlib
+import logging
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from incidents.models import PhareProject
+
+logger = logging.getLogger(__name__)
+
+
+class CredentialError(Exception):
+    """The stored token cannot be used: not set, or no configured key decrypts it."""
+
+
+@cache
+def _cipher() -> MultiFernet:
+    keys = [key.strip() for key in settings.CREDENTIAL_KEYS if key.strip()]
+    if not keys:
+        if not settings.DEBUG:
+            raise ImproperlyConfigured(
+                "CREDENTIAL_KEYS is not set. Generate a key with: python -c "
+                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            )
+        logger.warning(
+            "CREDENTIAL_KEYS is not set: Phare tokens are encrypted with a key derived from "
+            "SECRET_KEY. Set CREDENTIAL_KEYS before storing real tokens."
+        )
+        derived = hashlib.sha256(b"phare-console-credentials:" + settings.SECRET_KEY.encode())
+        keys = [base64.urlsafe_b64encode(derived.digest()).decode()]
+    fernets = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            fernets.append(Fernet(key))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"CREDENTIAL_KEYS entry {position} is not a valid Fernet key "
+                "(32 url-safe base64-encoded bytes)."
+            ) from None
+    return MultiFernet(fernets)
+
+
+def check_configuration() -> None:
+    """Fail fast at start-up when the keys are missing or invalid."""
+    _cipher.cache_clear()
+    _cipher()
+
+
+def encrypt_token_into(project: PhareProject, token: str) -> None:
+    """Encrypt `token` into the project's columns (the caller saves the project)."""
+    token = token.strip()
+    if not token:
+        raise ValueError("The token is empty.")
+    project.token_ciphertext = _cipher().encrypt(token.encode()).decode()
+    project.token_last4 = token[-4:]
+
+
+def reveal_token(project: PhareProject) -> str:
+    """The plain token, for the Phare client's Authorization header and nothing else."""
+    if not project.token_ciphertext:
+        raise CredentialError(f"No Phare token is stored for project “{project.name}”.")
+    try:
+        return _cipher().decrypt(project.token_ciphertext.encode()).decode()
+    except InvalidToken:
+        raise CredentialError(
+            f"The Phare token of project “{project.name}” cannot be decrypted with the configured "
+            "CREDENTIAL_KEYS. Set the token again or add the key it was encrypted with."
+        ) from None

@@ -1,0 +1,212 @@
+"""The incident form: field names equal the JSON keys of Phare's create-incident contract."""
+
+import uuid
+import zoneinfo
+from datetime import datetime
+
+from django import forms
+from django.conf import settings
+from django.forms.renderers import TemplatesSetting
+
+from incidents.models import Impact, Monitor, PhareProject
+from incidents.phare import IncidentPayload
+
+MAX_MONITORS = 100  # the contract's maxItems
+WALL_CLOCK_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class ConsoleFormRenderer(TemplatesSetting):
+    """Every field through one template: label, widget, help and errors in a stable wrapper."""
+
+    field_template_name = "incidents/field.html"
+
+
+class WallClockDateTimeField(forms.DateTimeField):
+    """A date and time as typed on a wall clock; the form applies the user's time zone.
+
+    Django's DateTimeField would apply the server's time zone instead.
+    """
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=WALL_CLOCK_FORMAT)
+    default_error_messages = {
+        "invalid": "Enter a date and time such as 2026-11-28 14:30.",
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if not 1970 <= moment.year <= 9998:  # keeps every time zone conversion in range
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return moment
+
+
+class MonitorIdsField(forms.Field):
+    """Phare monitor ids, as many `monitors` values; checked against the project's copy."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "invalid": "Monitors are chosen from the list; reload the page and pick them again.",
+        "too_many": f"Pick at most {MAX_MONITORS} monitors (Phare's limit).",
+    }
+
+    def to_python(self, value) -> list[int]:
+        if value in self.empty_values:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        try:
+            ids = [int(str(item).strip()) for item in values]
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(monitor_id <= 0 or monitor_id > 2**63 - 1 for monitor_id in ids):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return list(dict.fromkeys(ids))  # drop repeats, keep the order picked
+
+    def validate(self, value: list[int]) -> None:
+        super().validate(value)
+        if len(value) > MAX_MONITORS:
+            raise forms.ValidationError(self.error_messages["too_many"], code="too_many")
+
+
+class IncidentForm(forms.Form):
+    submission_key = forms.UUIDField(widget=forms.HiddenInput)
+    timezone = forms.CharField(widget=forms.HiddenInput, required=False)
+    impact = forms.ChoiceField(
+        choices=[("", "Choose the impact…"), *Impact.choices],
+        error_messages={"required": "Choose the impact.", "invalid_choice": "Choose an impact."},
+    )
+    title = forms.CharField(
+        max_length=250,
+        error_messages={
+            "required": "Give the incident a title.",
+            "max_length": "Keep the title to 250 characters (it has %(show_value)d).",
+        },
+    )
+    description = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={
+            "max_length": "Keep the description to 2000 characters (it has %(show_value)d).",
+        },
+    )
+    exclude_from_downtime = forms.BooleanField(
+        required=False, help_text="Leave this incident out of the uptime figures."
+    )
+    incident_at = WallClockDateTimeField(
+        required=False, help_text="When the incident started. Empty: Phare uses now."
+    )
+    recovery_at = WallClockDateTimeField(
+        required=False, help_text="When service recovered, if it has."
+    )
+    monitors = MonitorIdsField(required=False)
+
+    def __init__(self, *args, project: PhareProject, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.project = project
+        if not self.is_bound:
+            self.initial.setdefault("submission_key", uuid.uuid4())
+            self.initial.setdefault("timezone", settings.TIME_ZONE)
+        self.fields["title"].widget.attrs.update(maxlength=250, autocomplete="off")
+
+    def clean_timezone(self) -> zoneinfo.ZoneInfo:
+        name = self.cleaned_data["timezone"] or settings.TIME_ZONE
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(
+                "Your browser reported an unknown time zone; times could not be read.",
+                code="invalid_timezone",
+            ) from None
+
+    def clean_monitors(self) -> list[int]:
+        ids = self.cleaned_data["monitors"]
+        known = set(
+            Monitor.objects.filter(project=self.project, phare_id__in=ids).values_list(
+                "phare_id", flat=True
+            )
+        )
+        unknown = [str(monitor_id) for monitor_id in ids if monitor_id not in known]
+        if unknown:
+            raise forms.ValidationError(
+                "These monitors are not in the project's list: %(ids)s. Refresh the monitors "
+                "and pick again.",
+                code="unknown_monitor",
+                params={"ids": ", ".join(unknown)},
+            )
+        return ids
+
+    def clean(self):
+        cleaned = super().clean()
+        zone = cleaned.get("timezone")
+        for name in ("incident_at", "recovery_at"):
+            moment = cleaned.get(name)
+            if moment is not None and moment.tzinfo is None and zone is not None:
+                cleaned[name] = moment.replace(tzinfo=zone)
+        incident_at, recovery_at = cleaned.get("incident_at"), cleaned.get("recovery_at")
+        if (
+            incident_at is not None
+            and recovery_at is not None
+            and incident_at.tzinfo is not None
+            and recovery_at.tzinfo is not None
+            and recovery_at < incident_at
+        ):
+            self.add_error("recovery_at", "Recovery cannot be before the incident started.")
+        return cleaned
+
+    def to_payload(self) -> IncidentPayload:
+        data = self.cleaned_data
+        return IncidentPayload(
+            impact=data["impact"],
+            title=data["title"],
+            exclude_from_downtime=data["exclude_from_downtime"],
+            description=data["description"],
+            incident_at=data["incident_at"],
+            recovery_at=data["recovery_at"],
+            monitors=data["monitors"],
+        )
+
+    def selected_monitors(self) -> list[Monitor]:
+        """The picked monitors, in the order picked, for re-rendering the chips."""
+        if self.is_bound:
+            try:
+                ids = self.fields["monitors"].to_python(self.data.getlist("monitors"))
+            except forms.ValidationError:
+                return []
+        else:
+            ids = self.initial.get("monitors", [])
+        by_id = Monitor.objects.filter(project=self.project, phare_id__in=ids).in_bulk(
+            field_name="phare_id"
+        )
+        return [by_id[monitor_id] for monitor_id in ids if monitor_id in by_id]
+
+    def add_phare_errors(self, field_errors: dict[str, list[str]]) -> None:
+        """Put Phare's 422 errors under the fields they name.
+
+        Laravel-style keys such as `monitors.0` belong to `monitors`; the index names the
+        monitor, so the message says which one. Keys no field owns become form errors.
+        """
+        submitted_monitors = self.cleaned_data.get("monitors") or []
+        names = dict(
+            Monitor.objects.filter(project=self.project, phare_id__in=submitted_monitors)
+            .values_list("phare_id", "name")
+        )
+        for key, messages in field_errors.items():
+            field_name, _, index = key.partition(".")
+            for message in messages:
+                if field_name == "monitors" and index.isdigit():
+                    position = int(index)
+                    if position < len(submitted_monitors):
+                        monitor_id = submitted_monitors[position]
+                        label = names.get(monitor_id, f"id {monitor_id}")
+                        message = f"Phare does not accept monitor “{label}”: {message}"
+                if field_name in self.fields and field_name not in ("submission_key", "timezone"):
+                    self.add_error(field_name, message)
+                else:
+                    self.add_error(None, f"{key}: {message}")

@@ -1,0 +1,193 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+
+class Impact(models.TextChoices):
+    """Phare's incident impact levels, with the labels the on-call staff read."""
+
+    UNKNOWN = "unknown", "Unknown"
+    OPERATIONAL = "operational", "Operational"
+    DEGRADED_PERFORMANCE = "degraded_performance", "Degraded performance"
+    PARTIAL_OUTAGE = "partial_outage", "Partial outage"
+    MAJOR_OUTAGE = "major_outage", "Major outage"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+class PhareProject(models.Model):
+    """A Phare project as the console knows it, with its API token encrypted at rest.
+
+    The token is never stored in plain text and never decrypted on load: see
+    incidents.credentials for the only way to set and reveal it.
+    """
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    phare_project_id = models.PositiveBigIntegerField(null=True, blank=True)
+    phare_project_slug = models.CharField(max_length=100, blank=True)
+    organization_key = models.BooleanField(
+        default=False,
+        help_text="The token is organization-scoped: every call names this project in a header.",
+    )
+    token_ciphertext = models.TextField(blank=True, editable=False)
+    token_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    monitors_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.organization_key and not (self.phare_project_id or self.phare_project_slug):
+            raise ValidationError(
+                "An organization-scoped token needs the Phare project id or slug to send."
+            )
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:project", kwargs={"slug": self.slug})
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.token_ciphertext)
+
+    @property
+    def token_hint(self) -> str:
+        return f"…{self.token_last4}" if self.token_last4 else "not set"
+
+
+class Monitor(models.Model):
+    """The console's copy of one Phare monitor, so the picker searches locally."""
+
+    project = models.ForeignKey(PhareProject, on_delete=models.CASCADE, related_name="monitors")
+    phare_id = models.PositiveBigIntegerField()
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=20, blank=True)
+    paused = models.BooleanField(default=False)
+    protocol = models.CharField(max_length=10, blank=True)
+    target = models.CharField(max_length=2048, blank=True, help_text="URL, or host:port")
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "phare_id"], name="unique_monitor_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IncidentAttempt(models.Model):
+    """One submission of the incident form: claimed before Phare is called, then settled.
+
+    The submission key is unique, so the same form submitted twice (double click, retry,
+    second tab) maps to one attempt and never to a second call to Phare.
+    """
+
+    class State(models.TextChoices):
+        SENDING = "sending", "Sending"
+        CREATED = "created", "Created"
+        REJECTED = "rejected", "Rejected by Phare"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown outcome"
+
+    submission_key = models.UUIDField(unique=True)
+    project = models.ForeignKey(PhareProject, on_delete=models.PROTECT, related_name="attempts")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=State, default=State.SENDING)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    phare_incident_id = models.PositiveBigIntegerField(null=True, blank=True)
+    phare_incident_slug = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "state", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_state_display()})"
+
+    @property
+    def title(self) -> str:
+        return self.payload.get("title", "")
+
+    @property
+    def impact_label(self) -> str:
+        impact = self.payload.get("impact", "")
+        return Impact(impact).label if impact in Impact.values else impact
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit entries are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit entries are append-only.")
+
+
+class AuditEntry(models.Model):
+    """An append-only record of something that happened: written once, never changed."""
+
+    class Action(models.TextChoices):
+        INCIDENT_CREATE_STARTED = "incident.create.started", "Create incident: sent"
+        INCIDENT_CREATE_FINISHED = "incident.create.finished", "Create incident: answered"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CREATED = "created", "Created"
+        REJECTED = "rejected", "Rejected by Phare"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown outcome"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too, so the entry still says who acted after the user is deleted.
+    actor_username = models.CharField(max_length=150)
+    project = models.ForeignKey(PhareProject, on_delete=models.PROTECT, related_name="audit_entries")
+    attempt = models.ForeignKey(
+        IncidentAttempt, null=True, on_delete=models.PROTECT, related_name="audit_entries"
+    )
+    action = models.CharField(max_length=40, choices=Action)
+    outcome = models.CharField(max_length=10, choices=Outcome)
+    payload = models.JSONField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    phare_incident_id = models.PositiveBigIntegerField(null=True, blank=True)
+    phare_incident_slug = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["project", "-created_at"]),
+            models.Index(fields=["outcome", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_username}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit entries are append-only.")
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:audit_detail", kwargs={"pk": self.pk})

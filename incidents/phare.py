@@ -1,0 +1,410 @@
+"""The Phare REST API client: the only module that speaks HTTP (and imports httpx).
+
+Docs: https://docs.phare.io/api-reference/introduction. Every failure is turned into a
+PhareError subclass the UI can explain; nothing above this module sees httpx.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_variables
+
+from incidents import credentials
+from incidents.models import PhareProject
+
+logger = logging.getLogger(__name__)
+
+# The create contract uses snake_case; some rendered docs show camelCase. Accept both on read.
+IMPACT_SPELLINGS = {
+    "degradedPerformance": "degraded_performance",
+    "partialOutage": "partial_outage",
+    "majorOutage": "major_outage",
+}
+MONITORS_PER_PAGE = 100  # Phare's maximum per_page
+MAX_PAGES = 1000  # a guard against a `links.next` that never ends
+
+
+class PhareError(Exception):
+    """Base of every failure talking to Phare; `message` is safe to show to the user."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.body = body
+
+
+class PhareValidationError(PhareError):
+    """422: Phare rejected the input; `field_errors` maps Phare's keys to messages."""
+
+    def __init__(self, message: str, *, field_errors: dict[str, list[str]], body: Any = None):
+        super().__init__(message, status=422, body=body)
+        self.field_errors = field_errors
+
+
+class PhareAuthError(PhareError):
+    """401 (token rejected) or 403 (the token lacks a permission)."""
+
+
+class PhareNotFound(PhareError):
+    """404."""
+
+
+class PhareRateLimited(PhareError):
+    """429: over Phare's 100 calls a minute; `retry_after` in seconds when Phare said."""
+
+    def __init__(self, message: str, *, retry_after: int | None, body: Any = None):
+        super().__init__(message, status=429, body=body)
+        self.retry_after = retry_after
+
+
+class PhareUnavailable(PhareError):
+    """Phare could not be reached or failed (5xx); nothing was created."""
+
+
+class PhareOutcomeUnknown(PhareError):
+    """A write may have reached Phare but we cannot tell whether it took effect."""
+
+
+class PhareBadResponse(PhareError):
+    """Phare answered, but not with the JSON the contract describes."""
+
+
+@dataclass(frozen=True)
+class IncidentPayload:
+    """The body of POST /uptime/incidents, exactly as the create contract describes it."""
+
+    impact: str
+    title: str
+    exclude_from_downtime: bool
+    description: str = ""
+    incident_at: datetime | None = None
+    recovery_at: datetime | None = None
+    monitors: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Required keys always; optional keys only when given (no nulls, no empty list)."""
+        body: dict[str, Any] = {
+            "impact": self.impact,
+            "title": self.title,
+            "exclude_from_downtime": self.exclude_from_downtime,
+        }
+        if self.description:
+            body["description"] = self.description
+        if self.incident_at is not None:
+            body["incident_at"] = _iso_utc(self.incident_at)
+        if self.recovery_at is not None:
+            body["recovery_at"] = _iso_utc(self.recovery_at)
+        if self.monitors:
+            body["monitors"] = list(self.monitors)
+        return body
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    slug: str
+    title: str
+    impact: str
+    status: str
+    state: str
+    monitors: list[int]
+    incident_at: datetime | None
+    recovery_at: datetime | None
+    created_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MonitorSummary:
+    id: int
+    name: str
+    status: str
+    paused: bool
+    protocol: str
+    target: str
+    last_checked_at: datetime | None
+
+
+def _iso_utc(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("Phare times must be timezone-aware.")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+_http_client: httpx.Client | None = None
+_http_client_lock = threading.Lock()
+
+
+def _shared_http_client() -> httpx.Client:
+    """One connection pool per process; base URL and timeouts are read per call."""
+    global _http_client
+    with _http_client_lock:
+        if _http_client is None:
+            # retries= only repeats failed connection attempts, so it never repeats a POST
+            # that reached Phare.
+            _http_client = httpx.Client(
+                transport=httpx.HTTPTransport(retries=2),
+                headers={"Accept": "application/json", "User-Agent": "phare-incident-console"},
+                follow_redirects=False,
+            )
+        return _http_client
+
+
+class PhareClient:
+    """Calls Phare for one project, with its stored token and, for an organization-scoped
+    token, the header naming the project."""
+
+    def __init__(self, project: PhareProject):
+        self.project = project
+
+    def create_incident(self, payload: IncidentPayload) -> Incident:
+        """POST /uptime/incidents. Never retried once the request may have reached Phare."""
+        response = self._send("POST", "/uptime/incidents", json=payload.to_json(), write=True)
+        if response.status_code != 201:
+            raise _error_for(response, write=True)
+        return _parse_incident(_json_body(response, write=True), write=True)
+
+    def list_monitors(self) -> list[MonitorSummary]:
+        """Every monitor of the project: GET /uptime/monitors, following `links.next`
+        (Phare gives no total count) at the maximum page size."""
+        monitors: list[MonitorSummary] = []
+        url: str | None = f"{self._api_url()}/uptime/monitors?per_page={MONITORS_PER_PAGE}"
+        for _ in range(MAX_PAGES):
+            response = self._send("GET", url)
+            if response.status_code != 200:
+                raise _error_for(response, write=False)
+            body = _json_body(response, write=False)
+            try:
+                monitors.extend(_parse_monitor(item) for item in body["data"])
+                url = body.get("links", {}).get("next")
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise PhareBadResponse(
+                    "Phare's monitor list did not have the expected shape.",
+                    status=response.status_code,
+                ) from None
+            if not url:
+                return monitors
+            if url == response.request.url:
+                raise PhareBadResponse("Phare's monitor list pointed to the same page again.")
+            self._check_same_origin(url)
+        raise PhareBadResponse("Phare's monitor list did not end after %d pages." % MAX_PAGES)
+
+    def _api_url(self) -> str:
+        return settings.PHARE_API_URL
+
+    def _check_same_origin(self, url: str) -> None:
+        # The token must only ever be sent to the configured API.
+        expected, actual = urlsplit(self._api_url()), urlsplit(url)
+        if (expected.scheme, expected.netloc) != (actual.scheme, actual.netloc):
+            raise PhareBadResponse("Phare's pagination link pointed to another host.")
+
+    @sensitive_variables()
+    def _headers(self) -> dict[str, str]:
+        try:
+            token = credentials.reveal_token(self.project)
+        except credentials.CredentialError as error:
+            raise PhareAuthError(str(error)) from None
+        headers = {"Authorization": f"Bearer {token}"}
+        if self.project.organization_key:
+            if self.project.phare_project_id:
+                headers["X-Phare-Project-Id"] = str(self.project.phare_project_id)
+            elif self.project.phare_project_slug:
+                headers["X-Phare-Project-Slug"] = self.project.phare_project_slug
+        return headers
+
+    @sensitive_variables()
+    def _send(
+        self, method: str, url: str, *, json: Any = None, write: bool = False
+    ) -> httpx.Response:
+        if url.startswith("/"):
+            url = self._api_url() + url
+        started = time.monotonic()
+        try:
+            response = _shared_http_client().request(
+                method, url, json=json, headers=self._headers(), timeout=_timeout()
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+            raise PhareUnavailable(
+                "Phare could not be reached (connection failed). Nothing was sent; "
+                "it is safe to try again."
+            ) from None
+        except httpx.TimeoutException:
+            if write:
+                raise PhareOutcomeUnknown(
+                    "Phare did not answer in time. The incident may have been created: check "
+                    "Phare's incident list before trying again."
+                ) from None
+            raise PhareUnavailable("Phare did not answer in time.") from None
+        except httpx.HTTPError as error:
+            # The connection broke after the request was sent (or while sending).
+            if write:
+                raise PhareOutcomeUnknown(
+                    "The connection to Phare broke before it answered. The incident may have "
+                    "been created: check Phare's incident list before trying again."
+                ) from None
+            raise PhareUnavailable(f"The connection to Phare failed ({type(error).__name__}).")
+        logger.info(
+            "phare %s %s -> %s in %.0f ms",
+            method,
+            urlsplit(url).path,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        return response
+
+
+def _timeout() -> httpx.Timeout:
+    seconds = settings.PHARE_TIMEOUT
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
+
+
+def _json_body(response: httpx.Response, *, write: bool) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        if write and response.is_success:
+            raise PhareOutcomeUnknown(
+                f"Phare answered {response.status_code} but its body was not readable JSON. "
+                "The incident was probably created: check Phare's incident list.",
+                status=response.status_code,
+                body=response.text[:2000],
+            ) from None
+        raise PhareBadResponse(
+            f"Phare answered {response.status_code} with a body that is not JSON.",
+            status=response.status_code,
+            body=response.text[:2000],
+        ) from None
+
+
+def _message(body: Any, default: str) -> str:
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    return default
+
+
+def _error_for(response: httpx.Response, *, write: bool) -> PhareError:
+    """Map a non-success answer to its PhareError (see the errors in the Phare README)."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text[:2000]
+    if status == 401:
+        return PhareAuthError(
+            "Phare rejected the project's token (401). Ask a project admin to set a valid token.",
+            status=status,
+            body=body,
+        )
+    if status == 403:
+        return PhareAuthError(
+            "The token lacks a permission (403): "
+            + _message(body, "Phare refused the action."),
+            status=status,
+            body=body,
+        )
+    if status == 404:
+        return PhareNotFound(_message(body, "Not found in Phare."), status=status, body=body)
+    if status == 422:
+        return PhareValidationError(
+            _message(body, "Phare rejected the incident."),
+            field_errors=_field_errors(body),
+            body=body,
+        )
+    if status == 429:
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        wait = f" Try again in {retry_after + 1} s." if retry_after is not None else ""
+        return PhareRateLimited(
+            "Phare's rate limit (100 calls a minute per organization) was reached." + wait,
+            retry_after=retry_after,
+            body=body,
+        )
+    if write and status in (502, 504):
+        # A gateway error: the request may have reached Phare's application.
+        return PhareOutcomeUnknown(
+            f"Phare's gateway answered {status}. The incident may have been created: check "
+            "Phare's incident list before trying again.",
+            status=status,
+            body=body,
+        )
+    if status >= 500:
+        return PhareUnavailable(
+            f"Phare is having trouble ({status}). Try again in a moment.", status=status, body=body
+        )
+    return PhareBadResponse(f"Phare answered with an unexpected {status}.", status=status, body=body)
+
+
+def _field_errors(body: Any) -> dict[str, list[str]]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, dict):
+        return {}
+    result: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        if isinstance(messages, str):
+            messages = [messages]
+        if isinstance(messages, list):
+            result[str(key)] = [str(message) for message in messages]
+    return result
+
+
+def _retry_after(value: str | None) -> int | None:
+    try:
+        return max(0, int(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    return parse_datetime(value)
+
+
+def _parse_incident(body: Any, *, write: bool) -> Incident:
+    try:
+        impact = body["impact"]
+        return Incident(
+            id=int(body["id"]),
+            slug=str(body.get("slug") or ""),
+            title=str(body["title"]),
+            impact=IMPACT_SPELLINGS.get(impact, impact),
+            status=str(body.get("status") or ""),
+            state=str(body.get("state") or ""),
+            monitors=[int(monitor) for monitor in body.get("monitors") or []],
+            incident_at=_parse_time(body.get("incident_at")),
+            recovery_at=_parse_time(body.get("recovery_at")),
+            created_at=_parse_time(body.get("created_at")),
+        )
+    except (KeyError, TypeError, ValueError):
+        error_class = PhareOutcomeUnknown if write else PhareBadResponse
+        raise error_class(
+            "Phare's answer did not describe an incident as expected."
+            + (" The incident was probably created: check Phare's incident list." if write else ""),
+            body=body,
+        ) from None
+
+
+def _parse_monitor(item: dict[str, Any]) -> MonitorSummary:
+    request = item.get("request") or {}
+    if item.get("protocol") == "tcp" or "host" in request:
+        target = f"{request.get('host', '')}:{request.get('port', '')}".strip(":")
+    else:
+        target = str(request.get("url") or "")
+    return MonitorSummary(
+        id=int(item["id"]),
+        name=str(item["name"]),
+        status=str(item.get("status") or ""),
+        paused=bool(item.get("paused")),
+        protocol=str(item.get("protocol") or ""),
+        target=target,
+        last_checked_at=_parse_time(item.get("last_checked_at")),
+    )

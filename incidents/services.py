@@ -1,0 +1,250 @@
+"""Use cases: each takes the acting user, checks what it may do, and records what happened."""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
+
+from incidents import credentials
+from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
+from incidents.phare import (
+    Incident,
+    IncidentPayload,
+    PhareClient,
+    PhareError,
+    PhareOutcomeUnknown,
+    PhareValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+MIRRORED_MONITOR_FIELDS = ["name", "status", "paused", "protocol", "target", "last_checked_at"]
+
+User = AbstractBaseUser | AnonymousUser
+
+
+class SubmissionAlreadyHandled(Exception):
+    """The submission key was used before; `attempt` is the first submission's record."""
+
+    def __init__(self, attempt: IncidentAttempt):
+        self.attempt = attempt
+        if attempt.state == IncidentAttempt.State.SENDING:
+            message = "This form is already being sent to Phare. Wait for its result."
+        else:
+            message = (
+                "This form was already submitted "
+                f"({attempt.get_state_display().lower()}). Nothing was sent again."
+            )
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    total: int
+    added: int
+    removed: int
+
+
+def _check_can_use_project(actor: User, project: PhareProject) -> None:
+    if not (actor.is_authenticated and actor.is_active):
+        raise PermissionDenied("Log in to use this project.")
+
+
+def incident_create(
+    *,
+    actor: User,
+    project: PhareProject,
+    payload: IncidentPayload,
+    submission_key: uuid.UUID,
+) -> IncidentAttempt:
+    """Create an incident in Phare, at most once per submission key, auditing before and after.
+
+    Returns the settled attempt on success. Raises SubmissionAlreadyHandled when the key was
+    used before (Phare is not called again; a rejected first attempt re-raises its 422), and
+    the PhareError of a failed call after recording it.
+    """
+    _check_can_use_project(actor, project)
+    body = payload.to_json()
+    try:
+        with transaction.atomic():
+            attempt = IncidentAttempt.objects.create(
+                submission_key=submission_key, project=project, actor=actor, payload=body
+            )
+            _audit(attempt, AuditEntry.Action.INCIDENT_CREATE_STARTED, AuditEntry.Outcome.PENDING)
+    except IntegrityError:
+        _raise_for_earlier_submission(submission_key, project)
+
+    # No transaction is open here: the record of the attempt stays whatever Phare does.
+    started = time.monotonic()
+    try:
+        incident = PhareClient(project).create_incident(payload)
+    except PhareError as error:
+        _settle(attempt, error=error, duration_ms=_elapsed_ms(started))
+        raise
+    _settle(attempt, incident=incident, duration_ms=_elapsed_ms(started))
+    return attempt
+
+
+def _raise_for_earlier_submission(submission_key: uuid.UUID, project: PhareProject) -> None:
+    attempt = IncidentAttempt.objects.get(submission_key=submission_key)
+    if attempt.project_id != project.pk:
+        raise PermissionDenied("That submission belongs to another project.")
+    if attempt.state == IncidentAttempt.State.REJECTED:
+        answer = attempt.audit_entries.filter(
+            action=AuditEntry.Action.INCIDENT_CREATE_FINISHED
+        ).first()
+        body = answer.response_body if answer else None
+        error = PhareValidationError(
+            attempt.error or "Phare rejected the incident.",
+            field_errors=(body or {}).get("errors", {}) if isinstance(body, dict) else {},
+            body=body,
+        )
+        raise error
+    raise SubmissionAlreadyHandled(attempt)
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _settle(
+    attempt: IncidentAttempt,
+    *,
+    incident: Incident | None = None,
+    error: PhareError | None = None,
+    duration_ms: int,
+) -> None:
+    if incident is not None:
+        state, status = IncidentAttempt.State.CREATED, 201
+        attempt.phare_incident_id = incident.id
+        attempt.phare_incident_slug = incident.slug
+    elif isinstance(error, PhareValidationError):
+        state, status = IncidentAttempt.State.REJECTED, 422
+    elif isinstance(error, PhareOutcomeUnknown):
+        state, status = IncidentAttempt.State.UNKNOWN, error.status
+    else:
+        state, status = IncidentAttempt.State.FAILED, error.status if error else None
+    attempt.state = state
+    attempt.http_status = status
+    attempt.error = error.message if error else ""
+    attempt.finished_at = timezone.now()
+    attempt.save()
+    _audit(
+        attempt,
+        AuditEntry.Action.INCIDENT_CREATE_FINISHED,
+        AuditEntry.Outcome(state.value),
+        response_body=incident.as_dict() if incident else (error.body if error else None),
+        duration_ms=duration_ms,
+    )
+
+
+def _audit(
+    attempt: IncidentAttempt,
+    action: AuditEntry.Action,
+    outcome: AuditEntry.Outcome,
+    *,
+    response_body=None,
+    duration_ms: int | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=attempt.actor,
+        actor_username=attempt.actor.get_username() if attempt.actor else "",
+        project=attempt.project,
+        attempt=attempt,
+        action=action,
+        outcome=outcome,
+        payload=attempt.payload,
+        http_status=attempt.http_status,
+        response_body=_json_safe(response_body),
+        phare_incident_id=attempt.phare_incident_id,
+        phare_incident_slug=attempt.phare_incident_slug,
+        error=attempt.error,
+        duration_ms=duration_ms,
+    )
+
+
+def _json_safe(value):
+    """Incident dataclasses hold datetimes; the audit stores plain JSON."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
+    """Replace the project's copy of its monitors with Phare's list, all or nothing."""
+    if actor is not None:
+        _check_can_use_project(actor, project)
+    # A monitor can appear on two pages when Phare's list shifts while it is read.
+    summaries = list({summary.id: summary for summary in PhareClient(project).list_monitors()}.values())
+    now = timezone.now()
+    with transaction.atomic():
+        before = project.monitors.count()
+        Monitor.objects.bulk_create(
+            [
+                Monitor(
+                    project=project,
+                    phare_id=summary.id,
+                    name=summary.name,
+                    status=summary.status,
+                    paused=summary.paused,
+                    protocol=summary.protocol,
+                    target=summary.target,
+                    last_checked_at=summary.last_checked_at,
+                    synced_at=now,
+                )
+                for summary in summaries
+            ],
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["project", "phare_id"],
+            update_fields=[*MIRRORED_MONITOR_FIELDS, "synced_at"],
+        )
+        # Every monitor Phare still has was just stamped `now`; the rest are gone from Phare.
+        removed, _ = project.monitors.filter(synced_at__lt=now).delete()
+        project.monitors_synced_at = now
+        project.save(update_fields=["monitors_synced_at", "updated_at"])
+    total = len(summaries)
+    logger.info("synced %d monitors of project %s", total, project.slug)
+    return SyncResult(total=total, added=total - (before - removed), removed=removed)
+
+
+@sensitive_variables()
+def project_provision(
+    *,
+    name: str,
+    token: str,
+    phare_project_id: int | None = None,
+    phare_project_slug: str = "",
+    organization_key: bool = False,
+) -> tuple[PhareProject, bool]:
+    """Create or update the project named `name` (matched by its slug) with a new token."""
+    slug = slugify(name)
+    if not slug:
+        raise ValueError("The project name needs at least one letter or digit.")
+    project = PhareProject.objects.filter(slug=slug).first()
+    created = project is None
+    if created:
+        project = PhareProject(slug=slug)
+    project.name = name
+    project.phare_project_id = phare_project_id
+    project.phare_project_slug = phare_project_slug
+    project.organization_key = organization_key
+    credentials.encrypt_token_into(project, token)
+    try:
+        project.full_clean()
+    except ValidationError as error:
+        raise ValueError(" ".join(error.messages)) from None
+    project.save()
+    return project, created

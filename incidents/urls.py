@@ -1,0 +1,15 @@
+from django.urls import path
+
+from incidents import views
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("projects/<slug:slug>/", views.project_detail, name="project"),
+    path("projects/<slug:slug>/incidents/", views.incident_create, name="incident_create"),
+    path("projects/<slug:slug>/monitors/", views.monitor_search, name="monitor_search"),
+    path("projects/<slug:slug>/monitors/refresh/", views.monitor_refresh, name="monitor_refresh"),
+    path("audit/", views.audit_list, name="audit_list"),
+    path("audit/<int:pk>/", views.audit_detail, name="audit_detail"),
+]

@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real settings with a fixed secret and credential key."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+# A valid Fernet key used only by the tests.
+os.environ.setdefault("CREDENTIAL_KEYS", "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=")
+os.environ.setdefault("DEBUG", "false")
+
+from phare_console.settings import *  # noqa: E402,F403
+
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,91 @@
+// Progressive enhancement for the incident console: everything works without this file.
+(function () {
+  "use strict";
+  var MAX_MONITORS = 100;
+
+  function setBrowserTimeZone(root) {
+    var zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    if (!zone) { return; }
+    root.querySelectorAll("input[name=timezone]").forEach(function (input) { input.value = zone; });
+    root.querySelectorAll("#timezone-name").forEach(function (label) { label.textContent = zone; });
+  }
+
+  function showPageBanner(text) {
+    var banner = document.getElementById("page-banner");
+    if (!banner) { return; }
+    banner.textContent = text;
+    banner.hidden = false;
+  }
+
+  function options() {
+    return Array.prototype.slice.call(document.querySelectorAll("#monitor-options input[name=monitors]"));
+  }
+
+  function pick(checkbox) {
+    var selection = document.getElementById("monitor-selection");
+    var item = checkbox.closest("li");
+    if (selection.querySelectorAll("input[name=monitors]").length >= MAX_MONITORS) {
+      checkbox.checked = false;
+      showPageBanner("Phare accepts at most " + MAX_MONITORS + " monitors per incident.");
+      return;
+    }
+    var list = options();
+    var next = list[list.indexOf(checkbox) + 1] || list[list.indexOf(checkbox) - 1];
+    selection.appendChild(item);
+    (next || document.getElementById("monitor-search")).focus();
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.name !== "monitors") { return; }
+    if (box.checked && box.closest("#monitor-options")) { pick(box); }
+    else if (!box.checked && box.closest("#monitor-selection")) {
+      box.closest("li").remove();
+      document.getElementById("monitor-search").focus();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (target.id === "monitor-search") {
+      if (event.key === "Enter") { event.preventDefault(); }  // never submits the form
+      if (event.key === "ArrowDown" && options().length) { event.preventDefault(); options()[0].focus(); }
+      if (event.key === "Escape") { target.value = ""; }
+      return;
+    }
+    if (target.name !== "monitors" || !target.closest("#monitor-options")) { return; }
+    var list = options();
+    var index = list.indexOf(target);
+    if (event.key === "ArrowDown" && index < list.length - 1) { event.preventDefault(); list[index + 1].focus(); }
+    else if (event.key === "ArrowUp") { event.preventDefault(); (list[index - 1] || document.getElementById("monitor-search")).focus(); }
+    else if (event.key === "Enter") { event.preventDefault(); target.click(); }
+    else if (event.key === "Escape") { event.preventDefault(); document.getElementById("monitor-search").focus(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { setBrowserTimeZone(document); });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var panel = event.detail.target;
+    if (panel.id !== "incident-panel" && !panel.querySelector("#incident-panel")) { return; }
+    setBrowserTimeZone(document);
+    document.getElementById("page-banner").hidden = true;
+    var focusTarget = document.querySelector("#incident-panel .has-error input, #incident-panel .has-error select, #incident-panel .has-error textarea")
+      || document.getElementById("form-banner") || document.getElementById("created-result");
+    if (focusTarget) {
+      if (!focusTarget.matches("input, select, textarea")) { focusTarget.setAttribute("tabindex", "-1"); }
+      focusTarget.focus();
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    document.getElementById("page-banner").hidden = true;
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    showPageBanner("The console answered with an error (HTTP " + event.detail.xhr.status +
+      "). What you typed is still in the form; try again, and tell the console's admins if it persists.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showPageBanner("The console could not be reached. Check your connection; what you typed is still in the form.");
+  });
+})();

@@ -1,0 +1,46 @@
+"""Shared fixtures: a real Phare sandbox over HTTP, personas, and a project wired to it."""
+
+import pytest
+from django.test import Client
+
+from incidents import services
+from incidents.models import PhareProject
+from phare_sandbox import SandboxState, start_in_thread
+
+SANDBOX_TOKEN = "pha_test_sandbox_token_1234"
+
+
+@pytest.fixture(scope="session")
+def running_sandbox():
+    sandbox = start_in_thread(SandboxState(token=SANDBOX_TOKEN, monitor_count=36))
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(running_sandbox, settings):
+    """The sandbox, reset to its seeded state, with the console pointed at it."""
+    running_sandbox.state.reset()
+    settings.PHARE_API_URL = running_sandbox.url
+    return running_sandbox
+
+
+@pytest.fixture
+def alice(django_user_model):
+    """An on-call engineer."""
+    return django_user_model.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def project(sandbox, db) -> PhareProject:
+    """The demo project with its monitors copied from the sandbox."""
+    project, _ = services.project_provision(name="Demo", token=SANDBOX_TOKEN)
+    services.monitor_sync(actor=None, project=project)
+    return project
