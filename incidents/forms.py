@@ -181,9 +181,10 @@ class IncidentForm(forms.Form):
                 return []
         else:
             ids = self.initial.get("monitors", [])
-        by_id = Monitor.objects.filter(project=self.project, phare_id__in=ids).in_bulk(
-            field_name="phare_id"
-        )
+        by_id = {
+            monitor.phare_id: monitor
+            for monitor in Monitor.objects.filter(project=self.project, phare_id__in=ids)
+        }
         return [by_id[monitor_id] for monitor_id in ids if monitor_id in by_id]
 
     def add_phare_errors(self, field_errors: dict[str, list[str]]) -> None:
@@ -194,8 +195,9 @@ class IncidentForm(forms.Form):
         """
         submitted_monitors = self.cleaned_data.get("monitors") or []
         names = dict(
-            Monitor.objects.filter(project=self.project, phare_id__in=submitted_monitors)
-            .values_list("phare_id", "name")
+            Monitor.objects.filter(
+                project=self.project, phare_id__in=submitted_monitors
+            ).values_list("phare_id", "name")
         )
         for key, messages in field_errors.items():
             field_name, _, index = key.partition(".")

@@ -42,14 +42,14 @@ class PhareProject(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:project", kwargs={"slug": self.slug})
+
     def clean(self) -> None:
         if self.organization_key and not (self.phare_project_id or self.phare_project_slug):
             raise ValidationError(
                 "An organization-scoped token needs the Phare project id or slug to send."
             )
-
-    def get_absolute_url(self) -> str:
-        return reverse("incidents:project", kwargs={"slug": self.slug})
 
     @property
     def has_token(self) -> bool:
@@ -76,7 +76,9 @@ class Monitor(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "phare_id"], name="unique_monitor_per_project")
+            models.UniqueConstraint(
+                fields=["project", "phare_id"], name="unique_monitor_per_project"
+            )
         ]
 
     def __str__(self) -> str:
@@ -154,7 +156,9 @@ class AuditEntry(models.Model):
     )
     # Kept as text too, so the entry still says who acted after the user is deleted.
     actor_username = models.CharField(max_length=150)
-    project = models.ForeignKey(PhareProject, on_delete=models.PROTECT, related_name="audit_entries")
+    project = models.ForeignKey(
+        PhareProject, on_delete=models.PROTECT, related_name="audit_entries"
+    )
     attempt = models.ForeignKey(
         IncidentAttempt, null=True, on_delete=models.PROTECT, related_name="audit_entries"
     )
@@ -186,8 +190,8 @@ class AuditEntry(models.Model):
             raise TypeError("Audit entries are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise TypeError("Audit entries are append-only.")
-
     def get_absolute_url(self) -> str:
         return reverse("incidents:audit_detail", kwargs={"pk": self.pk})
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit entries are append-only.")

@@ -141,6 +141,7 @@ def _iso_utc(moment: datetime) -> str:
         raise ValueError("Phare times must be timezone-aware.")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
 _http_client: httpx.Client | None = None
 _http_client_lock = threading.Lock()
 
@@ -197,7 +198,7 @@ class PhareClient:
             if url == response.request.url:
                 raise PhareBadResponse("Phare's monitor list pointed to the same page again.")
             self._check_same_origin(url)
-        raise PhareBadResponse("Phare's monitor list did not end after %d pages." % MAX_PAGES)
+        raise PhareBadResponse(f"Phare's monitor list did not end after {MAX_PAGES} pages.")
 
     def _api_url(self) -> str:
         return settings.PHARE_API_URL
@@ -252,7 +253,9 @@ class PhareClient:
                     "The connection to Phare broke before it answered. The incident may have "
                     "been created: check Phare's incident list before trying again."
                 ) from None
-            raise PhareUnavailable(f"The connection to Phare failed ({type(error).__name__}).")
+            raise PhareUnavailable(
+                f"The connection to Phare failed ({type(error).__name__})."
+            ) from None
         logger.info(
             "phare %s %s -> %s in %.0f ms",
             method,
@@ -307,8 +310,7 @@ def _error_for(response: httpx.Response, *, write: bool) -> PhareError:
         )
     if status == 403:
         return PhareAuthError(
-            "The token lacks a permission (403): "
-            + _message(body, "Phare refused the action."),
+            "The token lacks a permission (403): " + _message(body, "Phare refused the action."),
             status=status,
             body=body,
         )
@@ -340,7 +342,9 @@ def _error_for(response: httpx.Response, *, write: bool) -> PhareError:
         return PhareUnavailable(
             f"Phare is having trouble ({status}). Try again in a moment.", status=status, body=body
         )
-    return PhareBadResponse(f"Phare answered with an unexpected {status}.", status=status, body=body)
+    return PhareBadResponse(
+        f"Phare answered with an unexpected {status}.", status=status, body=body
+    )
 
 
 def _field_errors(body: Any) -> dict[str, list[str]]:

@@ -51,16 +51,18 @@ def monitor_search(
         default=Value(len(STATUS_RANK)),
         output_field=IntegerField(),
     )
-    ranked = monitors.annotate(status_rank=status_rank).order_by("match_rank", "status_rank", "name")
+    ranked = monitors.annotate(status_rank=status_rank).order_by(
+        "match_rank", "status_rank", "name"
+    )
     return list(ranked[:MONITOR_RESULTS_LIMIT]), monitors.count()
 
 
 def audit_entries_for(
     user: User, *, project_slug: str = "", actor: str = "", outcome: str = ""
 ) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.filter(
-        project__in=project_list_for_user(user)
-    ).select_related("project")
+    entries = AuditEntry.objects.filter(project__in=project_list_for_user(user)).select_related(
+        "project"
+    )
     if project_slug:
         entries = entries.filter(project__slug=project_slug)
     if actor:

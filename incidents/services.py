@@ -187,7 +187,9 @@ def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
     if actor is not None:
         _check_can_use_project(actor, project)
     # A monitor can appear on two pages when Phare's list shifts while it is read.
-    summaries = list({summary.id: summary for summary in PhareClient(project).list_monitors()}.values())
+    summaries = list(
+        {summary.id: summary for summary in PhareClient(project).list_monitors()}.values()
+    )
     now = timezone.now()
     with transaction.atomic():
         before = project.monitors.count()

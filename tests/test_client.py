@@ -127,8 +127,12 @@ def test_organization_token_sends_the_project_slug_header_when_no_id(phare_api):
     ("status", "body", "error_class", "message_part"),
     [
         (401, {"message": "Unauthorized"}, PhareAuthError, "rejected the project's token (401)"),
-        (403, {"message": "The uptime:write permission is required."}, PhareAuthError,
-         "The uptime:write permission is required."),
+        (
+            403,
+            {"message": "The uptime:write permission is required."},
+            PhareAuthError,
+            "The uptime:write permission is required.",
+        ),
         (404, {"message": "Resource not found"}, PhareNotFound, "Resource not found"),
         (500, {"message": "Server Error"}, PhareUnavailable, "(500)"),
         (503, {"message": "Service Unavailable"}, PhareUnavailable, "(503)"),
@@ -139,7 +143,8 @@ def test_organization_token_sends_the_project_slug_header_when_no_id(phare_api):
 )
 def test_create_maps_each_status_to_its_error(phare_api, status, body, error_class, message_part):
     response = (
-        httpx.Response(status, json=body) if isinstance(body, dict)
+        httpx.Response(status, json=body)
+        if isinstance(body, dict)
         else httpx.Response(status, text=body)
     )
     phare_api.post("/uptime/incidents").mock(return_value=response)
@@ -154,8 +159,10 @@ def test_422_carries_field_errors(phare_api):
         422,
         json={
             "message": "The title field is required. (and 1 more error)",
-            "errors": {"title": ["The title field is required."],
-                       "monitors.0": ["The selected monitors.0 is invalid."]},
+            "errors": {
+                "title": ["The title field is required."],
+                "monitors.0": ["The selected monitors.0 is invalid."],
+            },
         },
     )
     with pytest.raises(PhareValidationError) as caught:
@@ -215,16 +222,26 @@ def test_missing_token_is_an_auth_error_without_calling_phare(phare_api):
 
 
 def monitor(monitor_id: int, **fields) -> dict:
-    return {"id": monitor_id, "name": f"monitor {monitor_id}", "status": "online",
-            "protocol": "http", "request": {"url": f"https://{monitor_id}.example"}} | fields
+    return {
+        "id": monitor_id,
+        "name": f"monitor {monitor_id}",
+        "status": "online",
+        "protocol": "http",
+        "request": {"url": f"https://{monitor_id}.example"},
+    } | fields
 
 
 def test_list_monitors_follows_links_next_at_100_per_page(phare_api):
     first = phare_api.get(f"{API}/uptime/monitors?per_page=100").respond(
         200,
-        json={"data": [monitor(1), monitor(2, protocol="tcp",
-                                            request={"host": "db.internal", "port": 5432})],
-              "meta": {"current_page": 1}, "links": {"next": f"{API}/uptime/monitors?page=2&per_page=100"}},
+        json={
+            "data": [
+                monitor(1),
+                monitor(2, protocol="tcp", request={"host": "db.internal", "port": 5432}),
+            ],
+            "meta": {"current_page": 1},
+            "links": {"next": f"{API}/uptime/monitors?page=2&per_page=100"},
+        },
     )
     second = phare_api.get(f"{API}/uptime/monitors?page=2&per_page=100").respond(
         200, json={"data": [monitor(3, status="offline")], "links": {"next": None}}

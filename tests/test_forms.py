@@ -24,8 +24,14 @@ def shop():
 
 def bind(project, **fields) -> IncidentForm:
     data = QueryDict(mutable=True)
-    data.update({"submission_key": "0b8a0c39-8b1a-4c55-9a43-4b3c0f6f9c11", "impact": "major_outage",
-                 "title": "Checkout down", "timezone": "UTC"})
+    data.update(
+        {
+            "submission_key": "0b8a0c39-8b1a-4c55-9a43-4b3c0f6f9c11",
+            "impact": "major_outage",
+            "title": "Checkout down",
+            "timezone": "UTC",
+        }
+    )
     for name, value in fields.items():
         data.setlist(name, value if isinstance(value, list) else [value])
     return IncidentForm(data, project=project)
@@ -35,7 +41,9 @@ def test_minimal_form_gives_the_minimal_payload(shop):
     form = bind(shop)
     assert form.is_valid(), form.errors
     assert form.to_payload().to_json() == {
-        "impact": "major_outage", "title": "Checkout down", "exclude_from_downtime": False,
+        "impact": "major_outage",
+        "title": "Checkout down",
+        "exclude_from_downtime": False,
     }
 
 
@@ -61,8 +69,17 @@ def test_empty_description_is_omitted(shop):
     assert "description" not in form.to_payload().to_json()
 
 
-@pytest.mark.parametrize("impact", ["unknown", "operational", "degraded_performance",
-                                    "partial_outage", "major_outage", "maintenance"])
+@pytest.mark.parametrize(
+    "impact",
+    [
+        "unknown",
+        "operational",
+        "degraded_performance",
+        "partial_outage",
+        "major_outage",
+        "maintenance",
+    ],
+)
 def test_every_documented_impact_is_accepted(shop, impact):
     assert bind(shop, impact=impact).is_valid()
 
@@ -108,8 +125,12 @@ def test_monitor_not_in_the_projects_list_is_rejected(shop):
 
 
 def test_wall_clock_times_are_read_in_the_users_time_zone_and_sent_in_utc(shop):
-    form = bind(shop, timezone="Europe/Paris", incident_at="2026-07-01T14:30",
-                recovery_at="2026-07-01T15:00")
+    form = bind(
+        shop,
+        timezone="Europe/Paris",
+        incident_at="2026-07-01T14:30",
+        recovery_at="2026-07-01T15:00",
+    )
     assert form.is_valid(), form.errors
     body = form.to_payload().to_json()
     assert body["incident_at"] == "2026-07-01T12:30:00Z"  # Paris is UTC+2 in summer
@@ -138,11 +159,13 @@ def test_unknown_time_zone_is_a_form_error(shop):
 def test_phare_errors_go_under_their_fields_and_name_the_monitor(shop):
     form = bind(shop, monitors=["4", "5"])
     assert form.is_valid()
-    form.add_phare_errors({
-        "title": ["The title has already been taken."],
-        "monitors.1": ["The selected monitors.1 is invalid."],
-        "colour": ["The colour field is prohibited."],
-    })
+    form.add_phare_errors(
+        {
+            "title": ["The title has already been taken."],
+            "monitors.1": ["The selected monitors.1 is invalid."],
+            "colour": ["The colour field is prohibited."],
+        }
+    )
     assert form.errors["title"] == ["The title has already been taken."]
     assert form.errors["monitors"] == [
         "Phare does not accept monitor “monitor 5”: The selected monitors.1 is invalid."

@@ -85,7 +85,9 @@ def test_same_submission_key_never_calls_phare_twice(alice, project, sandbox):
         actor=alice, project=project, payload=payload(), submission_key=key
     )
     with pytest.raises(services.SubmissionAlreadyHandled) as caught:
-        services.incident_create(actor=alice, project=project, payload=payload(), submission_key=key)
+        services.incident_create(
+            actor=alice, project=project, payload=payload(), submission_key=key
+        )
     assert caught.value.attempt == first
     assert len(sandbox.state.create_requests) == 1
     assert len(sandbox.state.incidents) == 1

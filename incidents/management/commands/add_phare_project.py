@@ -27,8 +27,16 @@ class Command(BaseCommand):
             help="The token is organization-scoped: send the project header on every call.",
         )
 
-    def handle(self, *args, name, token_env, phare_project_id, phare_project_slug,
-               organization_key, **options):
+    def handle(
+        self,
+        *args,
+        name,
+        token_env,
+        phare_project_id,
+        phare_project_slug,
+        organization_key,
+        **options,
+    ):
         token = os.environ.get(token_env, "").strip()
         if not token:
             raise CommandError(f"Environment variable {token_env} is not set or empty.")
@@ -49,8 +57,8 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
-        scope = "organization-scoped" if project.organization_key else "project-scoped"
+        scope = "an organization-scoped" if project.organization_key else "a project-scoped"
         self.stdout.write(
             f"{'Created' if created else 'Updated'} project {project.name} ({project.slug}) "
-            f"with a {scope} token ending {project.token_last4}."
+            f"with {scope} token ending {project.token_last4}."
         )

@@ -1,0 +1,6 @@
+"""A local imitation of the parts of Phare's REST API that the incident console uses."""
+
+from .server import RunningSandbox, start_in_thread
+from .state import Fault, SandboxState, TokenInfo
+
+__all__ = ["Fault", "RunningSandbox", "SandboxState", "TokenInfo", "start_in_thread"]

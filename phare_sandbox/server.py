@@ -1,0 +1,465 @@
+"""HTTP layer: routing, auth, rate limiting, faults and the ``/__sandbox__/`` control API."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .state import Fault, SandboxState, TokenInfo
+from .validation import ValidationError, validate_list_query
+
+MAX_BODY_BYTES = 1_000_000
+ORG_HEADER_MESSAGE = (
+    "A project header (X-Phare-Project-Id or X-Phare-Project-Slug) is required "
+    "when using an organization-scoped API key."
+)
+NOT_FOUND = {"message": "Resource not found"}
+NOT_AN_OBJECT = {"message": "The request body must be a JSON object.", "errors": {}}
+
+# Path pattern -> {method: route name}. Route names are also the fault targets.
+API_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
+    (re.compile(r"/"), {"GET": "root"}),
+    (re.compile(r"/uptime/monitors"), {"GET": "list_monitors"}),
+    (re.compile(r"/uptime/monitors/(\d+)"), {"GET": "get_monitor"}),
+    (re.compile(r"/uptime/incidents"), {"GET": "list_incidents", "POST": "create_incident"}),
+    (re.compile(r"/uptime/incidents/(\d+)"), {"GET": "get_incident"}),
+)
+CONTROL_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
+    (re.compile(r"/__sandbox__/reset"), {"POST": "reset"}),
+    (re.compile(r"/__sandbox__/state"), {"GET": "state"}),
+    (re.compile(r"/__sandbox__/faults"), {"POST": "faults"}),
+    (re.compile(r"/__sandbox__/monitors/(\d+)"), {"DELETE": "delete_monitor"}),
+)
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON value; None means an empty body
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as-is instead of ``body`` (fault bodies)
+
+
+class BadRequestBody(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _resolve(
+    routes: tuple[tuple[re.Pattern[str], dict[str, str]], ...], path: str
+) -> tuple[dict[str, str], int] | None:
+    """The route's ``{method: name}`` and its numeric id (0 when it has none)."""
+    for pattern, methods in routes:
+        match = pattern.fullmatch(path)
+        if match:
+            return methods, int(match.group(1)) if match.groups() else 0
+    return None
+
+
+def _parse_json(raw: bytes) -> Any:
+    """Parse a request body; an empty body counts as ``{}``. Raises ``ValueError``."""
+    if not raw.strip():
+        return {}
+
+    def reject(constant: str) -> None:
+        raise ValueError(f"invalid JSON constant {constant}")
+
+    return json.loads(raw.decode("utf-8"), parse_constant=reject)
+
+
+def _message(status: int, message: str) -> Response:
+    return Response(status, {"message": message})
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], state: SandboxState, *, log_requests: bool = False
+    ) -> None:
+        self.state = state
+        self.log_requests = log_requests
+        super().__init__(address, SandboxHandler)
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    server: SandboxServer
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # drop idle keep-alive connections eventually
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes; without this, Nagle's algorithm and delayed
+        # ACKs stall every keep-alive response by ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def version_string(self) -> str:
+        return "phare-sandbox/1.0"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.server.log_requests:
+            sys.stderr.write(f"{self.command} {self.path} {code}\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.log_requests:
+            sys.stderr.write(f"{format % args}\n")
+
+    def _dispatch(self) -> None:
+        try:
+            raw = self._read_body()
+        except BadRequestBody as error:
+            self.close_connection = True
+            self._send(_message(error.status, str(error)))
+            return
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        query = parse_qs(url.query, keep_blank_values=True)
+        if path.startswith("/__sandbox__/"):
+            response = self._control(path, raw)
+        else:
+            response = self._api(path, query, raw)
+        self._send(response)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BadRequestBody(400, "Invalid Content-Length.") from None
+        if length < 0:
+            raise BadRequestBody(400, "Invalid Content-Length.")
+        if length > MAX_BODY_BYTES:
+            raise BadRequestBody(413, "Payload Too Large.")
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            try:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+            except ValueError:
+                raise BadRequestBody(400, "Invalid chunked body.") from None
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # skip trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise BadRequestBody(413, "Payload Too Large.")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _send(self, response: Response) -> None:
+        if response.raw is not None:
+            payload = response.raw
+            content_type = "application/json" if _is_json(payload) else "text/plain; charset=utf-8"
+        elif response.body is not None:
+            payload = json.dumps(response.body).encode()
+            content_type = "application/json"
+        else:
+            payload, content_type = b"", ""
+        self.send_response(response.status)
+        if payload:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    # -- Phare API -----------------------------------------------------------------------
+
+    def _api(self, path: str, query: dict[str, list[str]], raw: bytes) -> Response:
+        state = self.server.state
+        is_uptime = path.startswith("/uptime/")
+        if is_uptime and state.latency_ms > 0:
+            time.sleep(state.latency_ms / 1000)
+
+        resolved = _resolve(API_ROUTES, path)
+        if resolved is None:
+            return Response(404, NOT_FOUND)
+        methods, resource_id = resolved
+        route = methods.get(self.command)
+        if route is None:
+            return Response(405, {"message": "Method not allowed."}, {"Allow": ", ".join(methods)})
+
+        token = self._bearer_token()
+        info = state.tokens.get(token) if token else None
+        if info is None:
+            return _message(401, "Unauthorized")
+
+        rate_headers: dict[str, str] = {}
+        if is_uptime:
+            refused = self._check_project(info)
+            if refused:
+                return refused
+            limit = state.hit_rate_limit()
+            if limit is not None:
+                rate_headers = {
+                    "X-RateLimit-Limit": str(limit.limit),
+                    "X-RateLimit-Remaining": str(limit.remaining),
+                }
+                if not limit.allowed:
+                    rate_headers["Retry-After"] = str(limit.retry_after)
+                    return Response(429, {"message": "Too Many Attempts."}, rate_headers)
+
+        response = self._authorized(route, resource_id, info, query, raw)
+        response.headers.update(rate_headers)
+        return response
+
+    def _bearer_token(self) -> str | None:
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    def _check_project(self, info: TokenInfo) -> Response | None:
+        if not info.organization:
+            return None
+        project_id = self.headers.get("X-Phare-Project-Id")
+        project_slug = self.headers.get("X-Phare-Project-Slug")
+        if project_id is None and project_slug is None:
+            return Response(422, {"message": ORG_HEADER_MESSAGE, "errors": {}})
+        if not self.server.state.matches_project(project_id, project_slug):
+            return Response(404, NOT_FOUND)
+        return None
+
+    def _authorized(
+        self,
+        route: str,
+        resource_id: int,
+        info: TokenInfo,
+        query: dict[str, list[str]],
+        raw: bytes,
+    ) -> Response:
+        state = self.server.state
+        if self.command != "GET" and info.read_only:
+            return _message(403, "The uptime:write permission is required to perform this action.")
+        if route == "create_incident":
+            return self._create_incident(raw)
+        fault = state.take_fault(route)
+        if fault:
+            return _fault_response(fault)
+        try:
+            if route == "list_monitors":
+                return self._list_monitors(query)
+            if route == "list_incidents":
+                return self._list_incidents(query)
+        except ValidationError as error:
+            return Response(422, error.payload())
+        if route == "get_monitor":
+            return _found(state.get_monitor(resource_id))
+        if route == "get_incident":
+            return _found(state.get_incident(resource_id))
+        return Response(200, _api_info())
+
+    def _create_incident(self, raw: bytes) -> Response:
+        state = self.server.state
+        body: Any = None
+        malformed = False
+        try:
+            body = _parse_json(raw)
+        except ValueError:
+            malformed = True
+        else:
+            state.record_create_request(body)
+        # Faults come after recording so tests can still see what the console sent.
+        fault = state.take_fault("create_incident")
+        if fault:
+            return _fault_response(fault)
+        if malformed:
+            return _message(400, "Malformed JSON.")
+        if not isinstance(body, dict):
+            return Response(422, NOT_AN_OBJECT)
+        try:
+            return Response(201, state.create_incident(body))
+        except ValidationError as error:
+            return Response(422, error.payload())
+
+    def _list_monitors(self, query: dict[str, list[str]]) -> Response:
+        page_query = {k: v for k, v in query.items() if k in ("page", "per_page")}
+        params = validate_list_query(page_query)
+        items, has_more = self.server.state.monitor_page(params.page, params.per_page)
+        return Response(200, self._paginated(items, has_more, params.page, params.per_page, query))
+
+    def _list_incidents(self, query: dict[str, list[str]]) -> Response:
+        params = validate_list_query(query)
+        items, has_more = self.server.state.incident_page(
+            params.page, params.per_page, params.monitor_ids
+        )
+        return Response(200, self._paginated(items, has_more, params.page, params.per_page, query))
+
+    def _paginated(
+        self,
+        items: list[dict[str, Any]],
+        has_more: bool,
+        page: int,
+        per_page: int,
+        query: dict[str, list[str]],
+    ) -> dict[str, Any]:
+        """Laravel's simple-paginator envelope: no total, ``links.last`` always null."""
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        base = f"http://{host}{urlsplit(self.path).path}"
+        # Keep the other query parameters (per_page, monitor_id) so links.next can be followed.
+        params = [(k, value) for k, values in query.items() if k != "page" for value in values]
+
+        def link(number: int) -> str:
+            return f"{base}?{urlencode([*params, ('page', str(number))])}"
+
+        first = (page - 1) * per_page + 1 if items else None
+        return {
+            "data": items,
+            "meta": {
+                "current_page": page,
+                "from": first,
+                "to": first + len(items) - 1 if first is not None else None,
+                "per_page": per_page,
+                "path": base,
+            },
+            "links": {
+                "first": link(1),
+                "last": None,
+                "prev": link(page - 1) if page > 1 else None,
+                "next": link(page + 1) if has_more else None,
+            },
+        }
+
+    # -- control API (no auth, no rate limit, no latency) -------------------------------
+
+    def _control(self, path: str, raw: bytes) -> Response:
+        state = self.server.state
+        resolved = _resolve(CONTROL_ROUTES, path)
+        if resolved is None:
+            return Response(404, NOT_FOUND)
+        methods, resource_id = resolved
+        action = methods.get(self.command)
+        if action is None:
+            return Response(405, {"message": "Method not allowed."}, {"Allow": ", ".join(methods)})
+        if action == "reset":
+            state.reset()
+            return Response(200, state.summary())
+        if action == "state":
+            return Response(200, state.summary())
+        if action == "delete_monitor":
+            return Response(204) if state.delete_monitor(resource_id) else Response(404, NOT_FOUND)
+        return self._add_fault(raw)
+
+    def _add_fault(self, raw: bytes) -> Response:
+        try:
+            spec = _parse_json(raw)
+        except ValueError:
+            return _message(400, "Malformed JSON.")
+        if not isinstance(spec, dict):
+            return Response(422, NOT_AN_OBJECT)
+        unknown = sorted(set(spec) - set(Fault.__dataclass_fields__))
+        if unknown:
+            return Response(422, {"message": f"Unknown fault fields: {', '.join(unknown)}."})
+        try:
+            fault = self.server.state.add_fault(**spec)
+        except ValueError as error:
+            return Response(422, {"message": str(error)})
+        return Response(201, asdict(fault))
+
+
+def _found(item: dict[str, Any] | None) -> Response:
+    return Response(200, item) if item is not None else Response(404, NOT_FOUND)
+
+
+def _is_json(payload: bytes) -> bool:
+    try:
+        json.loads(payload)
+    except ValueError:
+        return False
+    return True
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.delay_ms:
+        time.sleep(fault.delay_ms / 1000)
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    if fault.body is not None:
+        return Response(fault.status, headers=headers, raw=fault.body.encode())
+    try:
+        message = HTTPStatus(fault.status).phrase
+    except ValueError:
+        message = "Service Unavailable"
+    return Response(fault.status, {"message": message}, headers)
+
+
+def _api_info() -> dict[str, str]:
+    return {
+        "title": "Phare sandbox",
+        "version": "1.0",
+        "support": "support@phare.io",
+        "website": "https://phare.io",
+        "documentation": "https://docs.phare.io/api-reference/introduction",
+    }
+
+
+class RunningSandbox:
+    """A sandbox served from a background thread; ``stop()`` or use as a context manager."""
+
+    def __init__(self, server: SandboxServer, thread: threading.Thread, url: str) -> None:
+        self.server = server
+        self.thread = thread
+        self.url = url
+        self.state = server.state
+        self._stopped = False
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_in_thread(
+    state: SandboxState,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    log_requests: bool = False,
+) -> RunningSandbox:
+    """Serve ``state`` on ``host:port`` (0 picks a free port) from a daemon thread."""
+    server = SandboxServer((host, port), state, log_requests=log_requests)
+    bound_host, bound_port = server.server_address[:2]
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # so stop() returns quickly
+        name="phare-sandbox",
+        daemon=True,
+    )
+    thread.start()
+    return RunningSandbox(server, thread, f"http://{bound_host}:{bound_port}")

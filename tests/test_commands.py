@@ -1,0 +1,100 @@
+"""Management commands: provisioning reads the token from the environment, never argv."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from incidents import credentials
+from incidents.models import PhareProject
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_add_phare_project_reads_the_token_from_the_named_variable(monkeypatch):
+    monkeypatch.setenv("SHOP_TOKEN", "pha_org_secret_value_9876")
+    output = run(
+        "add_phare_project",
+        "--name",
+        "Shop",
+        "--token-env",
+        "SHOP_TOKEN",
+        "--phare-project-id",
+        "12",
+        "--organization-key",
+    )
+    project = PhareProject.objects.get(slug="shop")
+    assert output.strip() == (
+        "Created project Shop (shop) with an organization-scoped token ending 9876."
+    )
+    assert "pha_org_secret" not in output
+    assert (project.phare_project_id, project.organization_key) == (12, True)
+    assert credentials.reveal_token(project) == "pha_org_secret_value_9876"
+
+
+def test_add_phare_project_updates_an_existing_project(monkeypatch):
+    monkeypatch.setenv("SHOP_TOKEN", "pha_first_1111")
+    run("add_phare_project", "--name", "Shop", "--token-env", "SHOP_TOKEN")
+    monkeypatch.setenv("SHOP_TOKEN", "pha_second_2222")
+    output = run("add_phare_project", "--name", "Shop", "--token-env", "SHOP_TOKEN")
+    assert output.startswith("Updated project Shop")
+    assert PhareProject.objects.get().token_last4 == "2222"
+
+
+def test_missing_variable_is_one_clear_error(monkeypatch):
+    monkeypatch.delenv("NOPE_TOKEN", raising=False)
+    with pytest.raises(CommandError, match="NOPE_TOKEN is not set or empty"):
+        run("add_phare_project", "--name", "Shop", "--token-env", "NOPE_TOKEN")
+    assert not PhareProject.objects.exists()
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "-3", "0", "1.5"])
+def test_bad_project_id_is_one_clear_error(monkeypatch, bad_id):
+    monkeypatch.setenv("SHOP_TOKEN", "pha_x_1234")
+    with pytest.raises(CommandError, match="must be a positive whole number"):
+        run(
+            "add_phare_project",
+            "--name",
+            "Shop",
+            "--token-env",
+            "SHOP_TOKEN",
+            "--phare-project-id",
+            bad_id,
+        )
+
+
+def test_organization_key_without_project_is_refused(monkeypatch):
+    monkeypatch.setenv("ORG_TOKEN", "pha_org_1234")
+    with pytest.raises(CommandError, match="needs the Phare project id or slug"):
+        run("add_phare_project", "--name", "Org", "--token-env", "ORG_TOKEN", "--organization-key")
+
+
+def test_sync_monitors_reports_per_project(project, sandbox):
+    sandbox.state.delete_monitor(4)
+    output = run("sync_monitors", project.slug)
+    assert output.strip() == "demo: 35 monitors (0 new, 1 removed)."
+
+
+def test_sync_monitors_unknown_slug(db):
+    with pytest.raises(CommandError, match="No such project: ghost"):
+        run("sync_monitors", "ghost")
+
+
+def test_sync_monitors_failure_exits_non_zero(project, sandbox):
+    sandbox.state.add_fault(route="list_monitors", count=1, status=503)
+    with pytest.raises(CommandError, match="1 project"):
+        run("sync_monitors")
+
+
+def test_setup_demo_prints_a_working_password(monkeypatch, sandbox, client):
+    monkeypatch.setenv("DEMO_SANDBOX_TOKEN", "pha_test_sandbox_token_1234")
+    output = run("setup_demo", "--sandbox-token-env", "DEMO_SANDBOX_TOKEN")
+    password = output.split("with password ")[1].split()[0]
+    assert client.login(username="demo", password=password)
+    assert "Demo project uses the Phare sandbox (36 monitors)" in output
