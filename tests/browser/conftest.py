@@ -1,0 +1,56 @@
+"""Playwright driving Debian's Chromium against a live console and the Phare sandbox."""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+# between browser steps are synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+EXPECTED_422 = "the server responded with a status of 422"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"Browser leg required (REQUIRE_BROWSER is set): {message}")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(timezone_id="Europe/Paris", locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.console_errors = []
+
+    def record(message) -> None:
+        # Chromium logs every 4xx answer; a 422 carrying the form's errors is expected.
+        if message.type == "error" and EXPECTED_422 not in message.text:
+            page.console_errors.append(message.text)
+
+    page.on("console", record)
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    yield page
+    context.close()

@@ -1,0 +1,122 @@
+"""The whole create flow in a real browser, over real HTTP, against the Phare sandbox."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from incidents.models import IncidentAttempt
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page: Page, live_server, alice) -> None:
+    page.goto(f"{live_server.url}/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password-1")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+
+def pick_monitor(page: Page, query: str, name: str) -> None:
+    search = page.get_by_label("Monitors", exact=True)
+    search.fill(query)
+    option = page.locator("#monitor-options li", has_text=name)
+    option.get_by_role("checkbox").check()
+    expect(page.locator("#monitor-selection li", has_text=name)).to_be_visible()
+
+
+def test_create_an_incident_then_see_phares_422_inline(
+    page: Page, live_server, alice, project, sandbox
+):
+    first, second = project.monitors.order_by("phare_id")[:2]
+    log_in(page, live_server, alice)
+    page.get_by_role("link", name=project.name).click()
+    expect(page.locator("#timezone-name")).to_have_text("Europe/Paris")
+
+    page.get_by_label("Impact").select_option(label="Major outage")
+    page.get_by_label("Title").fill("Checkout returns 502")
+    page.get_by_label("Description").fill("Payments fail for EU customers.")
+    page.get_by_label("Incident at").fill("2026-07-01T14:30")
+    pick_monitor(page, first.name[:6], first.name)
+    pick_monitor(page, second.name, second.name)
+    page.evaluate("window.notReloaded = true")
+    page.get_by_role("button", name="Create incident").click()
+
+    result = page.locator("#created-result")
+    expect(result).to_contain_text("Incident DEMO-1 created")
+    expect(result).to_contain_text("Checkout returns 502")
+    expect(result).to_contain_text("Major outage")
+    expect(page.locator("#recent-incidents li").first).to_contain_text("DEMO-1")
+    assert page.evaluate("window.notReloaded") is True  # swapped in place, no reload
+    assert sandbox.state.create_requests == [
+        {
+            "impact": "major_outage",
+            "title": "Checkout returns 502",
+            "description": "Payments fail for EU customers.",
+            "exclude_from_downtime": False,
+            "incident_at": "2026-07-01T12:30:00Z",  # 14:30 in Paris, in summer
+            "monitors": [first.phare_id, second.phare_id],
+        }
+    ]
+    expect(page.get_by_label("Title")).to_have_value("")  # a fresh form for the next one
+
+    # The sandbox forgets a monitor the console still lists: Phare's 422 comes back inline.
+    sandbox.state.delete_monitor(second.phare_id)
+    page.get_by_label("Impact").select_option(label="Partial outage")
+    page.get_by_label("Title").fill("Search is slow")
+    page.get_by_label("Exclude from downtime").check()
+    pick_monitor(page, second.name, second.name)
+    page.get_by_role("button", name="Create incident").click()
+
+    monitors_field = page.locator("#field-monitors")
+    expect(monitors_field.locator(".errorlist")).to_contain_text(
+        f"Phare does not accept monitor “{second.name}”"
+    )
+    expect(page.locator("#field-title .errorlist")).to_have_count(0)
+    expect(page.get_by_label("Title")).to_have_value("Search is slow")
+    expect(page.get_by_label("Impact")).to_have_value("partial_outage")
+    expect(page.get_by_label("Exclude from downtime")).to_be_checked()
+    expect(page.locator("#monitor-selection li", has_text=second.name)).to_be_visible()
+    expect(page.locator("#recent-incidents li").first).to_contain_text("DEMO-1")
+    assert page.evaluate("window.notReloaded") is True
+    assert IncidentAttempt.objects.filter(state="rejected").count() == 1
+    assert page.console_errors == []
+
+
+def test_keyboard_only_picking_and_no_double_fire(page: Page, live_server, alice, project, sandbox):
+    sandbox.state.latency_ms = 600  # long enough to click again while the request runs
+    log_in(page, live_server, alice)
+    page.goto(f"{live_server.url}{project.get_absolute_url()}")
+    page.get_by_label("Impact").select_option("degraded_performance")
+    page.get_by_label("Title").fill("Slow API")
+    search = page.get_by_label("Monitors", exact=True)
+    search.fill(project.monitors.order_by("name").first().name)
+    search.press("ArrowDown")
+    page.keyboard.press("Enter")  # picks the focused monitor, does not submit
+    expect(page.locator("#monitor-selection li")).to_have_count(1)
+    assert sandbox.state.create_requests == []
+
+    button = page.get_by_role("button", name="Create incident")
+    button.click()
+    expect(page.locator("#create-progress")).to_be_visible()
+    expect(button).to_be_disabled()
+    button.click(force=True, timeout=1000, no_wait_after=True)
+    expect(page.locator("#created-result")).to_contain_text("created")
+    assert len(sandbox.state.create_requests) == 1
+    assert page.console_errors == []
+
+
+def test_plain_post_without_javascript_still_creates(browser, live_server, alice, project, sandbox):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, live_server, alice)
+    page.goto(f"{live_server.url}{project.get_absolute_url()}")
+    page.get_by_label("Impact").select_option("maintenance")
+    page.get_by_label("Title").fill("Planned database upgrade")
+    monitor = project.monitors.order_by("name").first()
+    page.locator("#monitor-options li", has_text=monitor.name).get_by_role("checkbox").check()
+    page.get_by_role("button", name="Create incident").click()
+    expect(page.locator("#created-result")).to_contain_text("Incident DEMO-1 created")
+    assert "?created=" in page.url
+    assert sandbox.state.create_requests[0]["monitors"] == [monitor.phare_id]
+    context.close()
