@@ -5,8 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONSOLE_PORT ?= 8000
 SANDBOX_PORT ?= 8001
-# The PostgreSQL leg of `make test`; it skips (saying why) when no server answers there.
+# The PostgreSQL + Redis leg of `make test`; it skips (saying why) when no server answers there,
+# and fails instead when REQUIRE_POSTGRES / REQUIRE_REDIS are set (as .ci/run does).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test test-sqlite test-postgres lint format sandbox clean
 
@@ -41,22 +43,26 @@ run: $(VENV)/.installed-runtime
 sandbox: $(VENV)/.installed-runtime
 	$(PY) -m phare_sandbox --port $(SANDBOX_PORT)
 
-# The whole suite, once on SQLite and once on PostgreSQL.
+# The whole suite, once on SQLite (embedded, no Redis) and once on PostgreSQL with Redis.
 test: $(VENV)/.installed-dev
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: $(VENV)/.installed-dev
-	DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=sqlite:///db-test.sqlite3 REDIS_URL= REQUIRE_REDIS= $(PY) -m pytest $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.installed-dev
-	@if DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) tests/postgres_available.py; then \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); \
-	elif [ -n "$${REQUIRE_POSTGRES:-}" ]; then \
-		echo "PostgreSQL leg required (REQUIRE_POSTGRES is set) but no server answers at $(TEST_POSTGRES_URL)"; exit 1; \
-	else \
-		echo "PostgreSQL leg skipped: no server answers at $(TEST_POSTGRES_URL)"; \
-	fi
+	@set -eu; \
+	if ! $(PY) tests/service_available.py postgres "$(TEST_POSTGRES_URL)"; then \
+		if [ -n "$${REQUIRE_POSTGRES:-}" ]; then echo "FAIL: PostgreSQL leg required but no server at $(TEST_POSTGRES_URL)"; exit 1; fi; \
+		echo "SKIPPED: PostgreSQL leg, no server answers at $(TEST_POSTGRES_URL)"; exit 0; \
+	fi; \
+	redis_url="$(TEST_REDIS_URL)"; \
+	if ! $(PY) tests/service_available.py redis "$$redis_url"; then \
+		if [ -n "$${REQUIRE_REDIS:-}" ]; then echo "FAIL: Redis leg required but no server at $$redis_url"; exit 1; fi; \
+		echo "Redis not available at $$redis_url: the PostgreSQL leg runs without it"; redis_url=""; \
+	fi; \
+	DATABASE_URL="$(TEST_POSTGRES_URL)" REDIS_URL="$$redis_url" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
