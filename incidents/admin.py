@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from incidents import credentials
 from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
@@ -22,6 +24,7 @@ class PhareProjectAdminForm(forms.ModelForm):
 
 
 @admin.register(PhareProject)
+@method_decorator(sensitive_post_parameters("token"), name="changeform_view")
 class PhareProjectAdmin(admin.ModelAdmin):
     form = PhareProjectAdminForm
     list_display = ["name", "slug", "phare_project_id", "organization_key", "token_hint"]

@@ -1,7 +1,7 @@
 """Exit 0 when the named service answers (used by `make test` to run or skip a leg).
 
-    python tests/service_available.py postgres postgres://postgres@127.0.0.1:5432/x
-    python tests/service_available.py redis redis://127.0.0.1:6379/1
+python tests/service_available.py postgres postgres://postgres@127.0.0.1:5432/x
+python tests/service_available.py redis redis://127.0.0.1:6379/1
 """
 
 import sys

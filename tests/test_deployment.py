@@ -26,9 +26,7 @@ def test_redis_backs_the_cache(redis_required):
 
 
 def test_login_session_is_kept_in_redis(redis_required, client, alice):
-    response = client.post(
-        reverse("login"), {"username": "alice", "password": "alice-password-1"}
-    )
+    response = client.post(reverse("login"), {"username": "alice", "password": "alice-password-1"})
     assert response.status_code == 302
     session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert cache.get(KEY_PREFIX + session_key) is not None
