@@ -22,6 +22,15 @@ class PhareProjectAdminForm(forms.ModelForm):
         model = PhareProject
         fields = ["name", "slug", "phare_project_id", "phare_project_slug", "organization_key"]
 
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        if token:
+            try:
+                credentials.encrypt_token_into(PhareProject(), token)
+            except ValueError as error:
+                raise forms.ValidationError(str(error)) from None
+        return token
+
 
 @admin.register(PhareProject)
 @method_decorator(sensitive_post_parameters("token"), name="changeform_view")

@@ -60,6 +60,9 @@ def encrypt_token_into(project: PhareProject, token: str) -> None:
     token = token.strip()
     if not token:
         raise ValueError("The token is empty.")
+    # It travels in an HTTP header: printable ASCII only (Phare's keys look like pha_…).
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        raise ValueError("The token can only hold printable ASCII characters without spaces.")
     project.token_ciphertext = _cipher().encrypt(token.encode()).decode()
     project.token_last4 = token[-4:]
 

@@ -106,13 +106,25 @@ class IncidentForm(forms.Form):
     )
     monitors = MonitorIdsField(required=False)
 
+    @classmethod
+    def keeping_values(cls, data, *, project: PhareProject) -> "IncidentForm":
+        """An unbound form showing what was typed, for re-rendering without validating it
+        (the no-JavaScript monitor search and refresh)."""
+        initial = {name: data.get(name, "") for name in cls.base_fields if name != "monitors"}
+        initial["exclude_from_downtime"] = bool(data.get("exclude_from_downtime"))
+        try:
+            initial["monitors"] = cls.base_fields["monitors"].to_python(data.getlist("monitors"))
+        except forms.ValidationError:
+            initial["monitors"] = []
+        return cls(initial=initial, project=project)
+
     def __init__(self, *args, project: PhareProject, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.project = project
         if not self.is_bound:
-            self.initial.setdefault("submission_key", uuid.uuid4())
-            self.initial.setdefault("timezone", settings.TIME_ZONE)
+            self.initial["submission_key"] = self.initial.get("submission_key") or uuid.uuid4()
+            self.initial["timezone"] = self.initial.get("timezone") or settings.TIME_ZONE
         self.fields["title"].widget.attrs.update(maxlength=250, autocomplete="off")
 
     def clean_timezone(self) -> zoneinfo.ZoneInfo:
@@ -187,12 +199,21 @@ class IncidentForm(forms.Form):
         }
         return [by_id[monitor_id] for monitor_id in ids if monitor_id in by_id]
 
-    def add_phare_errors(self, field_errors: dict[str, list[str]]) -> None:
+    def renew_submission_key(self) -> None:
+        """After a definite failure, the next press of the button is a new attempt."""
+        self.data = self.data.copy()
+        self.data["submission_key"] = str(uuid.uuid4())
+
+    def add_phare_errors(self, field_errors: dict[str, list[str]], message: str = "") -> None:
         """Put Phare's 422 errors under the fields they name.
 
         Laravel-style keys such as `monitors.0` belong to `monitors`; the index names the
-        monitor, so the message says which one. Keys no field owns become form errors.
+        monitor, so the message says which one. Keys no field owns become form errors, and so
+        does Phare's message when it names no field at all.
         """
+        if not field_errors:
+            self.add_error(None, message or "Phare rejected the incident without saying why.")
+            return
         submitted_monitors = self.cleaned_data.get("monitors") or []
         names = dict(
             Monitor.objects.filter(

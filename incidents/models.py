@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import models
 from django.urls import reverse
 
@@ -25,7 +26,7 @@ class PhareProject(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
     phare_project_id = models.PositiveBigIntegerField(null=True, blank=True)
-    phare_project_slug = models.CharField(max_length=100, blank=True)
+    phare_project_slug = models.CharField(max_length=100, blank=True, validators=[validate_slug])
     organization_key = models.BooleanField(
         default=False,
         help_text="The token is organization-scoped: every call names this project in a header.",
@@ -107,6 +108,9 @@ class IncidentAttempt(models.Model):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     phare_incident_id = models.PositiveBigIntegerField(null=True, blank=True)
     phare_incident_slug = models.CharField(max_length=100, blank=True)
+    phare_incident_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the incident started, as Phare recorded it."
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

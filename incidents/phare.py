@@ -7,7 +7,7 @@ PhareError subclass the UI can explain; nothing above this module sees httpx.
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -120,9 +120,8 @@ class Incident:
     incident_at: datetime | None
     recovery_at: datetime | None
     created_at: datetime | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Phare's answer exactly as received, for the audit log."""
 
 
 @dataclass(frozen=True)
@@ -171,9 +170,13 @@ class PhareClient:
     def create_incident(self, payload: IncidentPayload) -> Incident:
         """POST /uptime/incidents. Never retried once the request may have reached Phare."""
         response = self._send("POST", "/uptime/incidents", json=payload.to_json(), write=True)
-        if response.status_code != 201:
+        # The contract says 201; any success is read the same way, so a created incident is
+        # never reported as a failure.
+        if not response.is_success:
             raise _error_for(response, write=True)
-        return _parse_incident(_json_body(response, write=True), write=True)
+        return _parse_incident(
+            _json_body(response, write=True), write=True, status=response.status_code
+        )
 
     def list_monitors(self) -> list[MonitorSummary]:
         """Every monitor of the project: GET /uptime/monitors, following `links.next`
@@ -229,10 +232,11 @@ class PhareClient:
     ) -> httpx.Response:
         if url.startswith("/"):
             url = self._api_url() + url
+        headers = self._headers()
         started = time.monotonic()
         try:
             response = _shared_http_client().request(
-                method, url, json=json, headers=self._headers(), timeout=_timeout()
+                method, url, json=json, headers=headers, timeout=_timeout()
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             raise PhareUnavailable(
@@ -255,6 +259,19 @@ class PhareClient:
                 ) from None
             raise PhareUnavailable(
                 f"The connection to Phare failed ({type(error).__name__})."
+            ) from None
+        except Exception as error:
+            # Anything else (a header httpx cannot encode, a bad PHARE_API_URL) would end in a
+            # 500 whose traceback shows the request headers, token included. The error's own
+            # text is left out for the same reason.
+            logger.error("calling Phare failed before an answer: %s", type(error).__name__)
+            if write:
+                raise PhareOutcomeUnknown(
+                    "The call to Phare failed unexpectedly. Check Phare's incident list before "
+                    "trying again, and tell the console's admins."
+                ) from None
+            raise PhareUnavailable(
+                "The call to Phare failed unexpectedly; tell the console's admins."
             ) from None
         logger.info(
             "phare %s %s -> %s in %.0f ms",
@@ -315,11 +332,16 @@ def _error_for(response: httpx.Response, *, write: bool) -> PhareError:
             body=body,
         )
     if status == 404:
-        return PhareNotFound(_message(body, "Not found in Phare."), status=status, body=body)
+        return PhareNotFound(
+            f"Phare answered 404 ({_message(body, 'not found')}). Check the project's Phare id "
+            "or slug in the admin.",
+            status=status,
+            body=body,
+        )
     if status == 422:
         return PhareValidationError(
             _message(body, "Phare rejected the incident."),
-            field_errors=_field_errors(body),
+            field_errors=field_errors_from(body),
             body=body,
         )
     if status == 429:
@@ -347,7 +369,8 @@ def _error_for(response: httpx.Response, *, write: bool) -> PhareError:
     )
 
 
-def _field_errors(body: Any) -> dict[str, list[str]]:
+def field_errors_from(body: Any) -> dict[str, list[str]]:
+    """Phare's 422 `errors` object as field -> messages, whatever shape it came in."""
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, dict):
         return {}
@@ -373,7 +396,7 @@ def _parse_time(value: Any) -> datetime | None:
     return parse_datetime(value)
 
 
-def _parse_incident(body: Any, *, write: bool) -> Incident:
+def _parse_incident(body: Any, *, write: bool, status: int) -> Incident:
     try:
         impact = body["impact"]
         return Incident(
@@ -387,12 +410,14 @@ def _parse_incident(body: Any, *, write: bool) -> Incident:
             incident_at=_parse_time(body.get("incident_at")),
             recovery_at=_parse_time(body.get("recovery_at")),
             created_at=_parse_time(body.get("created_at")),
+            raw=body,
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         error_class = PhareOutcomeUnknown if write else PhareBadResponse
         raise error_class(
             "Phare's answer did not describe an incident as expected."
             + (" The incident was probably created: check Phare's incident list." if write else ""),
+            status=status,
             body=body,
         ) from None
 

@@ -34,7 +34,7 @@ def monitor_search(
     query = query.strip()
     if query:
         matches = Q(name__icontains=query) | Q(target__icontains=query)
-        if query.isdigit() and len(query) <= 18:  # stays inside a 64-bit id
+        if query.isascii() and query.isdigit() and len(query) <= 18:  # fits a 64-bit id
             matches |= Q(phare_id=int(query))
         monitors = monitors.filter(matches).annotate(
             match_rank=Case(

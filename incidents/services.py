@@ -21,6 +21,7 @@ from incidents.phare import (
     PhareError,
     PhareOutcomeUnknown,
     PhareValidationError,
+    field_errors_from,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,11 +37,20 @@ class SubmissionAlreadyHandled(Exception):
     def __init__(self, attempt: IncidentAttempt):
         self.attempt = attempt
         if attempt.state == IncidentAttempt.State.SENDING:
-            message = "This form is already being sent to Phare. Wait for its result."
+            message = (
+                "This form is already being sent to Phare; nothing was sent twice. Its result "
+                "will be in “Recently created” and in the audit log in a moment."
+            )
+        elif attempt.state == IncidentAttempt.State.UNKNOWN:
+            message = (
+                "This form was already sent, and whether Phare created the incident is "
+                "unknown; nothing was sent again. Check Phare's incident list: if the incident "
+                "is not there, reload this page and create it again."
+            )
         else:
             message = (
-                "This form was already submitted "
-                f"({attempt.get_state_display().lower()}). Nothing was sent again."
+                f"This form was already sent ({attempt.get_state_display().lower()}); nothing "
+                "was sent again. Reload the page to start a new incident."
             )
         super().__init__(message)
         self.message = message
@@ -89,6 +99,14 @@ def incident_create(
     except PhareError as error:
         _settle(attempt, error=error, duration_ms=_elapsed_ms(started))
         raise
+    except Exception:
+        # Never leave an attempt "sending" forever: its key would stay blocked.
+        unknown = PhareOutcomeUnknown(
+            "The console failed while calling Phare. Check Phare's incident list before "
+            "trying again."
+        )
+        _settle(attempt, error=unknown, duration_ms=_elapsed_ms(started))
+        raise
     _settle(attempt, incident=incident, duration_ms=_elapsed_ms(started))
     return attempt
 
@@ -98,16 +116,16 @@ def _raise_for_earlier_submission(submission_key: uuid.UUID, project: PhareProje
     if attempt.project_id != project.pk:
         raise PermissionDenied("That submission belongs to another project.")
     if attempt.state == IncidentAttempt.State.REJECTED:
+        # A double submission of a rejected form: show the same errors again.
         answer = attempt.audit_entries.filter(
             action=AuditEntry.Action.INCIDENT_CREATE_FINISHED
         ).first()
         body = answer.response_body if answer else None
-        error = PhareValidationError(
+        raise PhareValidationError(
             attempt.error or "Phare rejected the incident.",
-            field_errors=(body or {}).get("errors", {}) if isinstance(body, dict) else {},
+            field_errors=field_errors_from(body),
             body=body,
         )
-        raise error
     raise SubmissionAlreadyHandled(attempt)
 
 
@@ -126,6 +144,7 @@ def _settle(
         state, status = IncidentAttempt.State.CREATED, 201
         attempt.phare_incident_id = incident.id
         attempt.phare_incident_slug = incident.slug
+        attempt.phare_incident_at = incident.incident_at or incident.created_at
     elif isinstance(error, PhareValidationError):
         state, status = IncidentAttempt.State.REJECTED, 422
     elif isinstance(error, PhareOutcomeUnknown):
@@ -141,7 +160,7 @@ def _settle(
         attempt,
         AuditEntry.Action.INCIDENT_CREATE_FINISHED,
         AuditEntry.Outcome(state.value),
-        response_body=incident.as_dict() if incident else (error.body if error else None),
+        response_body=incident.raw if incident else (error.body if error else None),
         duration_ms=duration_ms,
     )
 
@@ -163,23 +182,12 @@ def _audit(
         outcome=outcome,
         payload=attempt.payload,
         http_status=attempt.http_status,
-        response_body=_json_safe(response_body),
+        response_body=response_body,
         phare_incident_id=attempt.phare_incident_id,
         phare_incident_slug=attempt.phare_incident_slug,
         error=attempt.error,
         duration_ms=duration_ms,
     )
-
-
-def _json_safe(value):
-    """Incident dataclasses hold datetimes; the audit stores plain JSON."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("projects/<slug:slug>/", views.project_detail, name="project"),
     path("projects/<slug:slug>/incidents/", views.incident_create, name="incident_create"),
+    path("projects/<slug:slug>/form/", views.incident_form_reload, name="incident_form_reload"),
     path("projects/<slug:slug>/monitors/", views.monitor_search, name="monitor_search"),
     path("projects/<slug:slug>/monitors/refresh/", views.monitor_refresh, name="monitor_refresh"),
     path("audit/", views.audit_list, name="audit_list"),

@@ -1,6 +1,5 @@
 """Thin views: find the project, bind the form, call one service, pick page or partial."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
@@ -14,7 +13,6 @@ from incidents import selectors, services
 from incidents.forms import IncidentForm
 from incidents.models import AuditEntry, IncidentAttempt, PhareProject
 from incidents.phare import (
-    PhareAuthError,
     PhareError,
     PhareOutcomeUnknown,
     PhareRateLimited,
@@ -24,6 +22,19 @@ from incidents.phare import (
 
 FORM_PAGE = "incidents/incident_form.html"
 AUDIT_PAGE_SIZE = 50
+MAX_ID = 2**63 - 1
+
+
+def _positive_int(value: str) -> int | None:
+    """A database id from a query string, or None for anything else ("²", "-1", "1e9")."""
+    if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID:
+        return int(value)
+    return None
+
+
+def _query_text(value: str, *, limit: int = 200) -> str:
+    """Free text from a query string, without the NUL bytes PostgreSQL refuses."""
+    return value.replace("\x00", "")[:limit]
 
 
 def _project_for(request: HttpRequest, slug: str) -> PhareProject:
@@ -47,12 +58,15 @@ def _render_form_page(
     form: IncidentForm,
     *,
     created: IncidentAttempt | None = None,
+    add_recent_row: bool = False,
     banner: str = "",
     status: int = 200,
+    search: str = "",
+    sync_status: dict | None = None,
 ) -> HttpResponse:
     selected_monitors = form.selected_monitors()
     results, match_count = selectors.monitor_search(
-        project, "", exclude_ids=[monitor.phare_id for monitor in selected_monitors]
+        project, search, exclude_ids=[monitor.phare_id for monitor in selected_monitors]
     )
     context = {
         "project": project,
@@ -61,7 +75,10 @@ def _render_form_page(
         "monitor_results": results,
         "match_count": match_count,
         "created": created,
+        "add_recent_row": add_recent_row,
         "banner": banner,
+        "search": search,
+        **(sync_status or {}),
     }
     if request.htmx:
         return render(request, f"{FORM_PAGE}#incident_panel_response", context, status=status)
@@ -82,11 +99,25 @@ def home(request: HttpRequest) -> HttpResponse:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
     created = None
-    if (created_id := request.GET.get("created", "")).isdigit():
+    if created_id := _positive_int(request.GET.get("created", "")):
         created = project.attempts.filter(
-            pk=int(created_id), state=IncidentAttempt.State.CREATED
+            pk=created_id, state=IncidentAttempt.State.CREATED
         ).first()
     return _render_form_page(request, project, IncidentForm(project=project), created=created)
+
+
+@require_POST
+def incident_form_reload(request: HttpRequest, slug: str) -> HttpResponse:
+    """Without JavaScript, searching or refreshing monitors posts the whole form here: the page
+    comes back with the search applied and everything typed kept. Nothing is sent to Phare
+    but the monitor list read."""
+    project = _project_for(request, slug)
+    sync_status = None
+    if "refresh_monitors" in request.POST:
+        sync_status = _sync_monitors(request, project)
+    form = IncidentForm.keeping_values(request.POST, project=project)
+    search = _query_text(request.POST.get("q", ""))
+    return _render_form_page(request, project, form, search=search, sync_status=sync_status)
 
 
 @require_POST
@@ -104,68 +135,75 @@ def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
             submission_key=form.cleaned_data["submission_key"],
         )
     except PhareValidationError as error:
-        form.add_phare_errors(error.field_errors)
-        banner = "Phare did not accept the incident. Fix the fields marked below."
+        form.add_phare_errors(error.field_errors, error.message)
+        form.renew_submission_key()
+        banner = "Phare did not accept the incident. Fix what is marked below and create again."
         return _render_form_page(request, project, form, banner=banner, status=422)
     except services.SubmissionAlreadyHandled as already:
         if already.attempt.state != IncidentAttempt.State.CREATED:
             return _render_form_page(request, project, form, banner=already.message, status=409)
-        attempt = already.attempt
+        # The same form again (double click, browser retry): show the first result.
+        return _created_response(request, project, already.attempt, first_time=False)
     except PhareError as error:
-        banner = error.message
-        if isinstance(error, PhareAuthError):
-            banner += " Your input is kept below."
-        return _render_form_page(request, project, form, banner=banner, status=_status_for(error))
+        if not isinstance(error, PhareOutcomeUnknown):
+            # Nothing was created: pressing the button again is a new, safe attempt. After an
+            # unknown outcome the key stays, so pressing again cannot create a second incident.
+            form.renew_submission_key()
+        return _render_form_page(
+            request, project, form, banner=error.message, status=_status_for(error)
+        )
+    return _created_response(request, project, attempt, first_time=True)
 
+
+def _created_response(
+    request: HttpRequest, project: PhareProject, attempt: IncidentAttempt, *, first_time: bool
+) -> HttpResponse:
     if request.htmx:
-        return _render_form_page(request, project, IncidentForm(project=project), created=attempt)
+        return _render_form_page(
+            request,
+            project,
+            IncidentForm(project=project),
+            created=attempt,
+            add_recent_row=first_time,
+        )
     return redirect(f"{project.get_absolute_url()}?created={attempt.pk}")
 
 
 @require_GET
 def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
-    selected = [int(value) for value in request.GET.getlist("monitors") if value.isdigit()]
+    selected = [_positive_int(value) for value in request.GET.getlist("monitors")[:200]]
     results, match_count = selectors.monitor_search(
-        project, request.GET.get("q", "")[:200], exclude_ids=selected
+        project,
+        _query_text(request.GET.get("q", "")),
+        exclude_ids=[monitor_id for monitor_id in selected if monitor_id],
     )
     context = {"project": project, "monitor_results": results, "match_count": match_count}
     return render(request, f"{FORM_PAGE}#monitor_results", context)
 
 
+def _sync_monitors(request: HttpRequest, project: PhareProject) -> dict:
+    try:
+        return {"sync_result": services.monitor_sync(actor=request.user, project=project)}
+    except PhareError as error:
+        return {"refresh_error": f"The monitor list was not refreshed: {error.message}"}
+
+
 @require_POST
 def monitor_refresh(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
-    try:
-        result = services.monitor_sync(actor=request.user, project=project)
-    except PhareError as error:
-        refresh_error = f"The monitor list was not refreshed: {error.message}"
-        if request.htmx:
-            return render(
-                request,
-                f"{FORM_PAGE}#monitor_sync_status",
-                {"project": project, "refresh_error": refresh_error},
-            )
-        messages.error(request, refresh_error)
-    else:
-        if request.htmx:
-            response = render(
-                request,
-                f"{FORM_PAGE}#monitor_sync_status",
-                {"project": project, "sync_result": result},
-            )
-            # The search box listens for this and reloads its results.
-            return trigger_client_event(response, "monitors-refreshed")
-        messages.success(request, f"Monitor list refreshed: {result.total} monitors.")
-    return redirect(project)
+    context = {"project": project, **_sync_monitors(request, project)}
+    response = render(request, f"{FORM_PAGE}#monitor_sync_status", context)
+    # The search box listens for this and reloads its results.
+    return trigger_client_event(response, "monitors-refreshed")
 
 
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     filters = {
-        "project_slug": request.GET.get("project", ""),
-        "actor": request.GET.get("actor", ""),
-        "outcome": request.GET.get("outcome", ""),
+        "project_slug": _query_text(request.GET.get("project", "")),
+        "actor": _query_text(request.GET.get("actor", "")),
+        "outcome": _query_text(request.GET.get("outcome", "")),
     }
     entries = selectors.audit_entries_for(request.user, **filters)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -275,3 +275,21 @@ def test_list_monitors_stops_when_next_repeats_the_same_page(phare_api):
     with pytest.raises(PhareBadResponse, match="same page"):
         PhareClient(make_project()).list_monitors()
     assert route.call_count == 1
+
+
+def test_any_success_status_on_create_is_read_as_created(phare_api):
+    phare_api.post("/uptime/incidents").respond(200, json=INCIDENT)
+    assert PhareClient(make_project()).create_incident(payload()).slug == "APP-7"
+
+
+def test_created_incident_keeps_phares_whole_answer(phare_api):
+    phare_api.post("/uptime/incidents").respond(201, json=INCIDENT)
+    assert PhareClient(make_project()).create_incident(payload()).raw == INCIDENT
+
+
+def test_an_unexpected_failure_becomes_a_phare_error_without_its_text(phare_api):
+    phare_api.post("/uptime/incidents").mock(side_effect=RuntimeError(f"header {TOKEN}"))
+    with pytest.raises(PhareOutcomeUnknown) as caught:
+        PhareClient(make_project()).create_incident(payload())
+    assert TOKEN not in caught.value.message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

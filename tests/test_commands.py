@@ -54,7 +54,7 @@ def test_missing_variable_is_one_clear_error(monkeypatch):
     assert not PhareProject.objects.exists()
 
 
-@pytest.mark.parametrize("bad_id", ["abc", "-3", "0", "1.5"])
+@pytest.mark.parametrize("bad_id", ["abc", "-3", "0", "1.5", "²", "99999999999999999999999"])
 def test_bad_project_id_is_one_clear_error(monkeypatch, bad_id):
     monkeypatch.setenv("SHOP_TOKEN", "pha_x_1234")
     with pytest.raises(CommandError, match="must be a positive whole number"):
@@ -98,3 +98,18 @@ def test_setup_demo_prints_a_working_password(monkeypatch, sandbox, client):
     password = output.split("with password ")[1].split()[0]
     assert client.login(username="demo", password=password)
     assert "Demo project uses the Phare sandbox (36 monitors)" in output
+
+
+def test_non_slug_phare_project_slug_is_refused(monkeypatch):
+    monkeypatch.setenv("ORG_TOKEN", "pha_org_1234")
+    with pytest.raises(CommandError, match="slug"):
+        run(
+            "add_phare_project",
+            "--name",
+            "Org",
+            "--token-env",
+            "ORG_TOKEN",
+            "--phare-project-slug",
+            "tøwer",
+            "--organization-key",
+        )

@@ -77,3 +77,9 @@ def test_debug_derives_a_key_from_the_secret_key_with_a_warning(settings, caplog
 def test_empty_token_is_refused():
     with pytest.raises(ValueError, match="empty"):
         credentials.encrypt_token_into(PhareProject(), "   ")
+
+
+@pytest.mark.parametrize("token", ["pha_sëcret_token", "pha_two words", "pha_tab\tx"])
+def test_token_that_cannot_travel_in_a_header_is_refused(token):
+    with pytest.raises(ValueError, match="printable ASCII"):
+        credentials.encrypt_token_into(PhareProject(), token)

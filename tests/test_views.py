@@ -188,21 +188,42 @@ def test_csrf_is_enforced_for_htmx_and_plain_posts(alice, project, sandbox):
 def test_csrf_token_from_the_page_header_is_accepted(alice, project, sandbox):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
-    client.get(project.get_absolute_url())
-    token = client.cookies["csrftoken"].value
-    response = client.post(create_url(project), form_data(), HTTP_X_CSRFTOKEN=token, **HTMX)
+    html = client.get(project.get_absolute_url()).content.decode()
+    headers = json.loads(html.split("hx-headers='")[1].split("'")[0])
+    response = client.post(
+        create_url(project), form_data(), HTTP_X_CSRFTOKEN=headers["X-CSRFToken"], **HTMX
+    )
     assert response.status_code == 200
 
 
-def test_monitor_search_ranks_prefix_first_and_excludes_selected(alice_client, project):
+def result_names(html: str) -> list[str]:
+    return [part.split("</span>")[0] for part in html.split('class="monitor-name">')[1:]]
+
+
+def test_monitor_search_ranks_name_prefix_first_then_broken_monitors(alice_client, project):
+    project.monitors.update(status="online")
+    project.monitors.filter(phare_id=1).update(name="zeta checkout api", status="online")
+    project.monitors.filter(phare_id=2).update(name="checkout web", status="online")
+    project.monitors.filter(phare_id=3).update(name="checkout worker", status="offline")
+    project.monitors.filter(phare_id=4).update(name="legacy", target="https://checkout.example")
     url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
-    names = list(project.monitors.values_list("name", flat=True))
-    word = names[0].split()[0]
-    html = alice_client.get(url, {"q": word}, **HTMX).content.decode()
-    assert names[0] in html
-    first_id = project.monitors.get(name=names[0]).phare_id
-    html = alice_client.get(url, {"q": word, "monitors": [first_id]}, **HTMX).content.decode()
-    assert f'value="{first_id}"' not in html
+    html = alice_client.get(url, {"q": "CHECKOUT"}, **HTMX).content.decode()
+    assert result_names(html) == ["checkout worker", "checkout web", "zeta checkout api", "legacy"]
+    assert "4 monitors" in html
+
+
+def test_monitor_search_excludes_selected_and_matches_ids(alice_client, project):
+    url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
+    name = project.monitors.get(phare_id=7).name
+    assert result_names(alice_client.get(url, {"q": "7"}, **HTMX).content.decode())[0] == name
+    html = alice_client.get(url, {"q": "7", "monitors": ["7"]}, **HTMX).content.decode()
+    assert 'value="7"' not in html
+
+
+def test_monitor_search_shows_at_most_50_with_the_full_count(alice_client, project):
+    url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
+    html = alice_client.get(url, {"q": ""}, **HTMX).content.decode()
+    assert len(result_names(html)) == 36 and "36 monitors" in html
 
 
 def test_monitor_refresh_resyncs(alice_client, project, sandbox):
@@ -241,3 +262,128 @@ def test_bad_input_never_yields_a_500(alice_client, project, sandbox, data):
         response = alice_client.post(create_url(project), data, **extra)
         assert response.status_code == 422
     assert sandbox.state.create_requests == []
+
+
+def submitted_key(html: str) -> str:
+    return html.split('name="submission_key" value="')[1].split('"')[0]
+
+
+def test_after_phares_422_the_corrected_form_can_be_sent_again(alice_client, project, sandbox):
+    sandbox.state.delete_monitor(2)
+    data = form_data(title="API errors", monitors=["1", "2"])
+    rejected = alice_client.post(create_url(project), data, **HTMX)
+    assert rejected.status_code == 422
+    new_key = submitted_key(rejected.content.decode())
+    assert new_key != data["submission_key"]
+    created = alice_client.post(
+        create_url(project), data | {"submission_key": new_key, "monitors": ["1"]}, **HTMX
+    )
+    assert "Incident DEMO-1 created" in created.content.decode()
+    assert len(sandbox.state.create_requests) == 2
+
+
+def test_after_a_5xx_pressing_again_sends_again(alice_client, project, sandbox):
+    sandbox.state.add_fault(route="create_incident", count=1, status=503)
+    data = form_data()
+    failed = alice_client.post(create_url(project), data, **HTMX)
+    assert failed.status_code == 503
+    retry = data | {"submission_key": submitted_key(failed.content.decode())}
+    assert alice_client.post(create_url(project), retry, **HTMX).status_code == 200
+    assert len(sandbox.state.incidents) == 1
+
+
+def test_after_an_unknown_outcome_pressing_again_sends_nothing(
+    alice_client, project, sandbox, settings
+):
+    settings.PHARE_TIMEOUT = 0.2
+    sandbox.state.add_fault(route="create_incident", count=1, status=201, delay_ms=1000)
+    data = form_data()
+    unknown = alice_client.post(create_url(project), data, **HTMX)
+    assert unknown.status_code == 504
+    html = unknown.content.decode()
+    assert "may have been created" in html
+    assert submitted_key(html) == data["submission_key"]
+    again = alice_client.post(create_url(project), data, **HTMX)
+    assert again.status_code == 409
+    assert "Check Phare&#x27;s incident list" in again.content.decode()
+    assert len(sandbox.state.create_requests) == 1
+
+
+def test_422_with_only_a_message_shows_that_message(alice_client, project, sandbox):
+    sandbox.state.add_fault(
+        route="create_incident",
+        count=1,
+        status=422,
+        body='{"message": "Too many open incidents for this project."}',
+    )
+    response = alice_client.post(create_url(project), form_data(), **HTMX)
+    assert response.status_code == 422
+    assert "Too many open incidents for this project." in response.content.decode()
+
+
+def test_audit_keeps_phares_whole_answer(alice_client, project, sandbox):
+    alice_client.post(create_url(project), form_data(description="Full body"))
+    finished = AuditEntry.objects.get(outcome="created")
+    assert finished.response_body == sandbox.state.incidents[0]
+    assert finished.response_body["type"] == "manual"
+
+
+def test_htmx_double_submit_shows_the_result_without_a_second_recent_row(
+    alice_client, project, sandbox
+):
+    data = form_data()
+    first = alice_client.post(create_url(project), data, **HTMX).content.decode()
+    second = alice_client.post(create_url(project), data, **HTMX).content.decode()
+    assert "hx-swap-oob" in first
+    assert "Incident DEMO-1 created" in second and "hx-swap-oob" not in second
+    assert len(sandbox.state.incidents) == 1
+
+
+def test_expired_session_on_htmx_gets_401_not_the_login_page(client, project, sandbox):
+    response = client.post(create_url(project), form_data(), **HTMX)
+    assert response.status_code == 401
+    assert b"<form" not in response.content
+
+
+def test_no_js_search_keeps_everything_typed(alice_client, project, sandbox):
+    reload_url = reverse("incidents:incident_form_reload", kwargs={"slug": project.slug})
+    target = project.monitors.get(phare_id=9)
+    data = form_data(title="Kept", description="Also kept", monitors=["3"], q=target.name)
+    html = alice_client.post(reload_url, data).content.decode()
+    assert 'value="Kept"' in html and "Also kept</textarea>" in html
+    assert 'value="3" checked' in html
+    assert result_names(html.split('id="monitor-results"')[1])[0] == target.name
+    assert submitted_key(html) == data["submission_key"]
+    assert sandbox.state.create_requests == []
+
+
+def test_no_js_refresh_keeps_everything_typed(alice_client, project, sandbox):
+    sandbox.state.delete_monitor(5)
+    reload_url = reverse("incidents:incident_form_reload", kwargs={"slug": project.slug})
+    html = alice_client.post(
+        reload_url, form_data(title="Kept", refresh_monitors="1")
+    ).content.decode()
+    assert 'value="Kept"' in html
+    assert "Refreshed just now: 35 monitors" in html
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("incidents:project", {"created": "²"}),
+        ("incidents:project", {"created": "99999999999999999999999"}),
+        ("incidents:monitor_search", {"monitors": ["²", "99999999999999999999999", "-1"]}),
+        ("incidents:monitor_search", {"q": "²"}),
+        ("incidents:monitor_search", {"q": "a\x00b"}),
+        ("incidents:monitor_search", {"q": "9" * 40}),
+    ],
+)
+def test_odd_query_strings_never_yield_a_500(alice_client, project, name, params):
+    response = alice_client.get(reverse(name, kwargs={"slug": project.slug}), params)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["project", "actor", "outcome", "page"])
+def test_odd_audit_filters_never_yield_a_500(alice_client, db, field):
+    response = alice_client.get(reverse("incidents:audit_list"), {field: "x\x00²"})
+    assert response.status_code == 200

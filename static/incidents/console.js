@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   var MAX_MONITORS = 100;
+  document.documentElement.classList.add("js");
 
   function setBrowserTimeZone(root) {
     var zone;
@@ -82,6 +83,11 @@
     document.getElementById("page-banner").hidden = true;
   });
   document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.xhr.status === 401) {
+      showPageBanner("Your session has expired. Log in again in another tab, then come back and " +
+        "press the button again: what you typed is still here.");
+      return;
+    }
     showPageBanner("The console answered with an error (HTTP " + event.detail.xhr.status +
       "). What you typed is still in the form; try again, and tell the console's admins if it persists.");
   });

@@ -83,7 +83,9 @@ def test_create_an_incident_then_see_phares_422_inline(
     assert page.console_errors == []
 
 
-def test_keyboard_only_picking_and_no_double_fire(page: Page, live_server, alice, project, sandbox):
+def test_keyboard_picking_chip_removal_and_enter_creates_once(
+    page: Page, live_server, alice, project, sandbox
+):
     sandbox.state.latency_ms = 600  # long enough to click again while the request runs
     log_in(page, live_server, alice)
     page.goto(f"{live_server.url}{project.get_absolute_url()}")
@@ -96,13 +98,23 @@ def test_keyboard_only_picking_and_no_double_fire(page: Page, live_server, alice
     expect(page.locator("#monitor-selection li")).to_have_count(1)
     assert sandbox.state.create_requests == []
 
+    # Removing a chip puts nothing in the payload for it.
+    page.locator("#monitor-selection input").first.click()
+    expect(page.locator("#monitor-selection li")).to_have_count(0)
+    search.fill(project.monitors.order_by("name").last().name)
+    search.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.locator("#monitor-selection li")).to_have_count(1)
+    picked = int(page.locator("#monitor-selection input").first.get_attribute("value"))
+
+    # Enter in a text field creates, like the button, which is disabled while Phare answers.
+    page.get_by_label("Title").press("Enter")
     button = page.get_by_role("button", name="Create incident")
-    button.click()
     expect(page.locator("#create-progress")).to_be_visible()
     expect(button).to_be_disabled()
-    button.click(force=True, timeout=1000, no_wait_after=True)
     expect(page.locator("#created-result")).to_contain_text("created")
-    assert len(sandbox.state.create_requests) == 1
+    expect(button).to_be_enabled()
+    assert sandbox.state.create_requests[0]["monitors"] == [picked]
     assert page.console_errors == []
 
 

@@ -42,7 +42,11 @@ class Command(BaseCommand):
             raise CommandError(f"Environment variable {token_env} is not set or empty.")
         project_id = None
         if phare_project_id is not None:
-            if not phare_project_id.isdigit() or int(phare_project_id) == 0:
+            if not (
+                phare_project_id.isascii()
+                and phare_project_id.isdigit()
+                and 0 < int(phare_project_id) < 2**63
+            ):
                 raise CommandError(
                     f"--phare-project-id must be a positive whole number, not {phare_project_id!r}."
                 )
