@@ -65,6 +65,7 @@ def encrypt_token_into(project: PhareProject, token: str) -> None:
         raise ValueError("The token can only hold printable ASCII characters without spaces.")
     project.token_ciphertext = _cipher().encrypt(token.encode()).decode()
     project.token_last4 = token[-4:]
+    project.token_fingerprint = hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def reveal_token(project: PhareProject) -> str:

@@ -31,8 +31,16 @@ class PhareProject(models.Model):
         default=False,
         help_text="The token is organization-scoped: every call names this project in a header.",
     )
+    organization = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The Phare organization. Projects of one organization share Phare's limit of "
+        "100 calls a minute; empty: each token counts as its own organization.",
+    )
     token_ciphertext = models.TextField(blank=True, editable=False)
     token_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    # A one-way digest, so projects sharing a token share a rate budget without the token.
+    token_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     monitors_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,6 +63,12 @@ class PhareProject(models.Model):
     @property
     def has_token(self) -> bool:
         return bool(self.token_ciphertext)
+
+    @property
+    def rate_limit_key(self) -> str:
+        if self.organization:
+            return f"org:{self.organization}"
+        return f"token:{self.token_fingerprint or self.pk}"
 
     @property
     def token_hint(self) -> str:
@@ -199,3 +213,24 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit entries are append-only.")
+
+
+class RateLimitBucket(models.Model):
+    """The shared budget of calls to Phare for one organization (see incidents.ratelimit)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    blocked_until = models.FloatField(default=0, help_text="Epoch seconds; set after a 429.")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RateLimitCall(models.Model):
+    bucket = models.ForeignKey(RateLimitBucket, on_delete=models.CASCADE, related_name="calls")
+    at = models.FloatField(help_text="Epoch seconds")
+
+    class Meta:
+        indexes = [models.Index(fields=["bucket", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.bucket_id} @ {self.at}"

@@ -5,6 +5,7 @@ PhareError subclass the UI can explain; nothing above this module sees httpx.
 """
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from incidents import credentials
+from incidents import credentials, ratelimit
 from incidents.models import PhareProject
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ IMPACT_SPELLINGS = {
 }
 MONITORS_PER_PAGE = 100  # Phare's maximum per_page
 MAX_PAGES = 1000  # a guard against a `links.next` that never ends
+SYNC_PAGE_MAX_WAIT = 180.0  # a sync may pause this long for the rate budget between pages
+PAGE_ATTEMPTS = 3  # a page refused with 429 is read again after Retry-After
+BLOCK_WITHOUT_RETRY_AFTER = 60.0
 
 
 class PhareError(Exception):
@@ -178,15 +182,14 @@ class PhareClient:
             _json_body(response, write=True), write=True, status=response.status_code
         )
 
-    def list_monitors(self) -> list[MonitorSummary]:
+    def list_monitors(self, *, max_wait: float = SYNC_PAGE_MAX_WAIT) -> list[MonitorSummary]:
         """Every monitor of the project: GET /uptime/monitors, following `links.next`
-        (Phare gives no total count) at the maximum page size."""
+        (Phare gives no total count) at the maximum page size. Pauses between pages when the
+        rate budget runs low, and reads a page again after a 429."""
         monitors: list[MonitorSummary] = []
         url: str | None = f"{self._api_url()}/uptime/monitors?per_page={MONITORS_PER_PAGE}"
         for _ in range(MAX_PAGES):
-            response = self._send("GET", url)
-            if response.status_code != 200:
-                raise _error_for(response, write=False)
+            response = self._read_page(url, max_wait=max_wait)
             body = _json_body(response, write=False)
             try:
                 monitors.extend(_parse_monitor(item) for item in body["data"])
@@ -202,6 +205,16 @@ class PhareClient:
                 raise PhareBadResponse("Phare's monitor list pointed to the same page again.")
             self._check_same_origin(url)
         raise PhareBadResponse(f"Phare's monitor list did not end after {MAX_PAGES} pages.")
+
+    def _read_page(self, url: str, *, max_wait: float) -> httpx.Response:
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            response = self._send("GET", url, max_wait=max_wait)
+            if response.status_code == 200:
+                return response
+            error = _error_for(response, write=False)
+            if not isinstance(error, PhareRateLimited) or attempt == PAGE_ATTEMPTS:
+                raise error
+        raise AssertionError("unreachable")
 
     def _api_url(self) -> str:
         return settings.PHARE_API_URL
@@ -226,13 +239,47 @@ class PhareClient:
                 headers["X-Phare-Project-Slug"] = self.project.phare_project_slug
         return headers
 
+    def _wait_for_budget(self, *, write: bool, max_wait: float) -> None:
+        kind = ratelimit.CallKind.WRITE if write else ratelimit.CallKind.READ
+        try:
+            ratelimit.acquire(self.project.rate_limit_key, kind, max_wait=max_wait)
+        except ratelimit.BudgetExhausted as exhausted:
+            seconds = math.ceil(exhausted.retry_after)
+            raise PhareRateLimited(
+                "The console is holding back to stay under Phare's limit of 100 calls a "
+                f"minute; nothing was sent. Try again in {seconds} s.",
+                retry_after=seconds,
+            ) from None
+        except Exception as error:
+            # The budget is a courtesy to Phare; an on-call engineer must not be stopped by
+            # Redis or a locked database. Phare's own 429 still protects it.
+            logger.warning("rate budget unavailable (%s); calling Phare", type(error).__name__)
+
+    def _note_rate_limited(self, response: httpx.Response) -> None:
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        # Retry-After is rounded down and can read 0 in its last second: add one.
+        seconds = retry_after + 1 if retry_after is not None else BLOCK_WITHOUT_RETRY_AFTER
+        try:
+            ratelimit.budget().block(self.project.rate_limit_key, seconds)
+        except Exception as error:
+            logger.warning("rate budget unavailable (%s)", type(error).__name__)
+
     @sensitive_variables()
     def _send(
-        self, method: str, url: str, *, json: Any = None, write: bool = False
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        write: bool = False,
+        max_wait: float | None = None,
     ) -> httpx.Response:
         if url.startswith("/"):
             url = self._api_url() + url
         headers = self._headers()
+        if max_wait is None:
+            max_wait = settings.PHARE_WRITE_MAX_WAIT
+        self._wait_for_budget(write=write, max_wait=max_wait)
         started = time.monotonic()
         try:
             response = _shared_http_client().request(
@@ -273,6 +320,8 @@ class PhareClient:
             raise PhareUnavailable(
                 "The call to Phare failed unexpectedly; tell the console's admins."
             ) from None
+        if response.status_code == 429:
+            self._note_rate_limited(response)
         logger.info(
             "phare %s %s -> %s in %.0f ms",
             method,

@@ -78,6 +78,10 @@ FORM_RENDERER = "incidents.forms.ConsoleFormRenderer"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Never ATOMIC_REQUESTS: a failed call to Phare must not roll back the audit record of it.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue for the lock at BEGIN instead of failing half-way ("database is locked"):
+    # the shared rate budget and the submission claims rely on it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis, when the console grows past one machine: the cache, and sessions shared by every app
@@ -123,6 +127,12 @@ STORAGES = {
 # Phare: https://docs.phare.io/api-reference/introduction
 PHARE_API_URL = env.str("PHARE_API_URL", default="https://api.phare.io").rstrip("/")
 PHARE_TIMEOUT = env.float("PHARE_TIMEOUT", default=10.0)
+# Calls the console allows itself in any 60 s per organization (Phare allows 100), and how
+# many of them only writes may use.
+PHARE_RATE_LIMIT = env.int("PHARE_RATE_LIMIT", default=90)
+PHARE_WRITE_RESERVE = env.int("PHARE_WRITE_RESERVE", default=20)
+# How long a create may wait for the budget before the console says "try again in N s".
+PHARE_WRITE_MAX_WAIT = env.float("PHARE_WRITE_MAX_WAIT", default=5.0)
 
 # Fernet keys for the stored Phare tokens: the first encrypts, all decrypt (key rotation).
 # Checked at start-up by incidents.apps (a missing or invalid key stops the console with DEBUG off).

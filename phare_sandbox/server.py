@@ -178,15 +178,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
             content_type = "application/json"
         else:
             payload, content_type = b"", ""
-        self.send_response(response.status)
-        if payload:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        try:
+            self.send_response(response.status)
+            if payload:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (the console's timeout tests do this on purpose).
+            self.close_connection = True
 
     # -- Phare API -----------------------------------------------------------------------
 

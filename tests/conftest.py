@@ -10,6 +10,17 @@ from phare_sandbox import SandboxState, start_in_thread
 SANDBOX_TOKEN = "pha_test_sandbox_token_1234"
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_budget(settings):
+    """Each test starts with the whole budget (Redis keeps it across tests otherwise)."""
+    if settings.REDIS_URL:
+        from incidents import ratelimit
+
+        client = ratelimit.budget()._redis
+        for key in client.scan_iter("phare-console:rate:*"):
+            client.delete(key)
+
+
 @pytest.fixture(scope="session")
 def running_sandbox():
     sandbox = start_in_thread(SandboxState(token=SANDBOX_TOKEN, monitor_count=36))

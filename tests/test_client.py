@@ -20,6 +20,8 @@ from incidents.phare import (
     PhareValidationError,
 )
 
+pytestmark = pytest.mark.django_db  # the shared rate budget lives in the database
+
 API = "https://phare.test"
 TOKEN = "pha_project_token_abcd"
 INCIDENT = {

@@ -1,0 +1,148 @@
+"""One budget of calls to Phare per organization, shared by every console process.
+
+Phare allows 100 calls a minute per organization, shared by all its keys
+(https://docs.phare.io/api-reference/introduction). The console keeps under that with a
+margin (PHARE_RATE_LIMIT calls in any 60 seconds) and keeps room for writes: reads such as
+monitor syncs may use at most PHARE_RATE_LIMIT - PHARE_WRITE_RESERVE of a window, so creating
+an incident never waits behind a sync. When Phare answers 429 anyway (another tool shares the
+organization), the whole organization pauses for Retry-After plus a second, as Phare's own
+Terraform provider does.
+
+The budget lives in the database, or in Redis when REDIS_URL is set.
+"""
+
+import time
+import uuid
+from enum import StrEnum
+from functools import cache
+from typing import Protocol
+
+from django.conf import settings
+from django.db import transaction
+
+from incidents.models import RateLimitBucket, RateLimitCall
+
+WINDOW_SECONDS = 60.0
+
+
+class CallKind(StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+class BudgetExhausted(Exception):
+    """No call may be made within the caller's wait; `retry_after` says when one may."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"retry after {retry_after:.1f} s")
+        self.retry_after = retry_after
+
+
+class RateBudget(Protocol):
+    def try_acquire(self, key: str, kind: CallKind) -> float:
+        """Count one call and return 0, or count nothing and return the seconds to wait."""
+
+    def block(self, key: str, seconds: float) -> None:
+        """Make every call under `key` wait `seconds` (after Phare's 429)."""
+
+
+def _allowed(kind: CallKind) -> int:
+    limit = settings.PHARE_RATE_LIMIT
+    return limit if kind is CallKind.WRITE else max(1, limit - settings.PHARE_WRITE_RESERVE)
+
+
+class DatabaseRateBudget:
+    """A sliding window of call times per key, serialised by a row lock on the key's bucket
+    (on SQLite, by the write lock that IMMEDIATE transactions take)."""
+
+    def try_acquire(self, key: str, kind: CallKind) -> float:
+        RateLimitBucket.objects.get_or_create(key=key)
+        with transaction.atomic():
+            bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+            now = time.time()
+            if bucket.blocked_until > now:
+                return bucket.blocked_until - now
+            calls = RateLimitCall.objects.filter(bucket=bucket)
+            calls.filter(at__lte=now - WINDOW_SECONDS).delete()
+            recent = list(calls.order_by("at").values_list("at", flat=True))
+            allowed = _allowed(kind)
+            if len(recent) < allowed:
+                RateLimitCall.objects.create(bucket=bucket, at=now)
+                return 0.0
+            # Wait until enough of the window's calls have aged out.
+            return max(0.001, recent[len(recent) - allowed] + WINDOW_SECONDS - now)
+
+    def block(self, key: str, seconds: float) -> None:
+        RateLimitBucket.objects.get_or_create(key=key)
+        with transaction.atomic():
+            bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+            bucket.blocked_until = max(bucket.blocked_until, time.time() + seconds)
+            bucket.save(update_fields=["blocked_until"])
+
+
+# Atomic in Redis: drop calls older than the window, then count one more if there is room.
+# Times come from the Redis server, so app servers with skewed clocks agree.
+_ACQUIRE_SCRIPT = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local window = tonumber(ARGV[1])
+local allowed = tonumber(ARGV[2])
+local blocked_ms = redis.call('PTTL', KEYS[2])
+if blocked_ms > 0 then return tostring(blocked_ms / 1000) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < allowed then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], count - allowed, count - allowed, 'WITHSCORES')
+return tostring(math.max(0.001, tonumber(oldest[2]) + window - now))
+"""
+
+
+class RedisRateBudget:
+    def __init__(self, url: str):
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._acquire = self._redis.register_script(_ACQUIRE_SCRIPT)
+
+    @staticmethod
+    def _keys(key: str) -> list[str]:
+        return [f"phare-console:rate:{key}:calls", f"phare-console:rate:{key}:blocked"]
+
+    def try_acquire(self, key: str, kind: CallKind) -> float:
+        wait = self._acquire(
+            keys=self._keys(key), args=[WINDOW_SECONDS, _allowed(kind), uuid.uuid4().hex]
+        )
+        return float(wait)
+
+    def block(self, key: str, seconds: float) -> None:
+        blocked_key = self._keys(key)[1]
+        current = self._redis.pttl(blocked_key)
+        milliseconds = int(seconds * 1000)
+        if current < milliseconds:
+            self._redis.set(blocked_key, 1, px=milliseconds)
+
+
+@cache
+def _budget_for(redis_url: str) -> RateBudget:
+    return RedisRateBudget(redis_url) if redis_url else DatabaseRateBudget()
+
+
+def budget() -> RateBudget:
+    return _budget_for(settings.REDIS_URL)
+
+
+def acquire(key: str, kind: CallKind, *, max_wait: float) -> float:
+    """Wait until a call under `key` fits the budget, at most `max_wait` seconds; return how
+    long it waited. Raises BudgetExhausted, counting nothing, when it would wait longer."""
+    started = time.monotonic()
+    while True:
+        wait = budget().try_acquire(key, kind)
+        if wait <= 0:
+            return time.monotonic() - started
+        if time.monotonic() - started + wait > max_wait:
+            raise BudgetExhausted(wait)
+        time.sleep(wait)

@@ -1,0 +1,81 @@
+"""The shared budget of calls to Phare: reads leave room for writes, 429s pause everyone,
+and two processes never overspend it together."""
+
+import multiprocessing
+import os
+
+import pytest
+from django.db import connection
+
+from incidents import ratelimit
+from incidents.ratelimit import CallKind, DatabaseRateBudget, RedisRateBudget
+from tests.ratelimit_worker import spend
+
+# Committed rows, so that other processes see them.
+pytestmark = pytest.mark.django_db(transaction=True)
+LIMIT, RESERVE = 5, 2  # reads may use 3 calls of a window, writes all 5
+
+
+@pytest.fixture(autouse=True)
+def small_budget(settings):
+    settings.PHARE_RATE_LIMIT = LIMIT
+    settings.PHARE_WRITE_RESERVE = RESERVE
+
+
+@pytest.fixture(params=["database", "redis"])
+def budget(request, settings):
+    if request.param == "redis":
+        if not settings.REDIS_URL:
+            if os.environ.get("REQUIRE_REDIS"):
+                pytest.fail("Redis leg required (REQUIRE_REDIS is set) but REDIS_URL is empty")
+            pytest.skip("REDIS_URL is not set")
+        return RedisRateBudget(settings.REDIS_URL)
+    return DatabaseRateBudget()
+
+
+def test_reads_leave_the_reserve_to_writes(budget):
+    assert [budget.try_acquire("org:a", CallKind.READ) for _ in range(3)] == [0, 0, 0]
+    assert budget.try_acquire("org:a", CallKind.READ) > 55  # waits for the window to move
+    assert budget.try_acquire("org:a", CallKind.WRITE) == 0
+    assert budget.try_acquire("org:a", CallKind.WRITE) == 0
+    assert budget.try_acquire("org:a", CallKind.WRITE) > 55
+
+
+def test_budgets_are_per_organization(budget):
+    for _ in range(3):
+        budget.try_acquire("org:a", CallKind.READ)
+    assert budget.try_acquire("org:b", CallKind.READ) == 0
+
+
+def test_block_pauses_every_call_of_the_organization(budget):
+    budget.block("org:a", 30)
+    assert 28 < budget.try_acquire("org:a", CallKind.WRITE) <= 30
+    assert budget.try_acquire("org:b", CallKind.WRITE) == 0
+
+
+def test_acquire_refuses_rather_than_waiting_too_long(budget, monkeypatch):
+    monkeypatch.setattr(ratelimit, "budget", lambda: budget)
+    for _ in range(3):
+        ratelimit.acquire("org:a", CallKind.READ, max_wait=0)
+    with pytest.raises(ratelimit.BudgetExhausted) as caught:
+        ratelimit.acquire("org:a", CallKind.READ, max_wait=1)
+    assert caught.value.retry_after > 55
+    assert budget.try_acquire("org:a", CallKind.WRITE) == 0  # the refusal counted nothing
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_processes_share_one_budget(budget, processes):
+    backend = "redis" if isinstance(budget, RedisRateBudget) else "database"
+    if backend == "database" and connection.vendor == "sqlite":
+        pytest.skip("the SQLite test database is in memory: one process only")
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    args = (backend, connection.settings_dict["NAME"], LIMIT, RESERVE, results)
+    workers = [context.Process(target=spend, args=args) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    granted = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=10)
+        assert worker.exitcode == 0
+    assert sum(granted) == LIMIT - RESERVE, granted
