@@ -42,6 +42,10 @@ class PhareProject(models.Model):
     # A one-way digest, so projects sharing a token share a rate budget without the token.
     token_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     monitors_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set while a refresh of the monitor list runs (a lease, so only one runs at a time).
+    monitors_sync_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    monitors_sync_error = models.TextField(blank=True, editable=False)
+    monitors_sync_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +67,10 @@ class PhareProject(models.Model):
     @property
     def has_token(self) -> bool:
         return bool(self.token_ciphertext)
+
+    @property
+    def monitors_syncing(self) -> bool:
+        return self.monitors_sync_started_at is not None
 
     @property
     def rate_limit_key(self) -> str:

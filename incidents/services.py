@@ -1,13 +1,17 @@
 """Use cases: each takes the acting user, checks what it may do, and records what happened."""
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
@@ -27,6 +31,9 @@ from incidents.phare import (
 logger = logging.getLogger(__name__)
 
 MIRRORED_MONITOR_FIELDS = ["name", "status", "paused", "protocol", "target", "last_checked_at"]
+# A refresh that has not finished after this long is taken to have died with its process.
+SYNC_LEASE = timedelta(minutes=15)
+_background_syncs: dict[int, threading.Thread] = {}
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -191,13 +198,22 @@ def _audit(
 
 
 def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
-    """Replace the project's copy of its monitors with Phare's list, all or nothing."""
+    """Replace the project's copy of its monitors with Phare's list, all or nothing.
+
+    A failure part-way keeps the last complete copy and is recorded on the project, so the
+    page can say so.
+    """
     if actor is not None:
         _check_can_use_project(actor, project)
+    try:
+        monitors = PhareClient(project).list_monitors()
+    except PhareError as error:
+        PhareProject.objects.filter(pk=project.pk).update(
+            monitors_sync_error=error.message, monitors_sync_failed_at=timezone.now()
+        )
+        raise
     # A monitor can appear on two pages when Phare's list shifts while it is read.
-    summaries = list(
-        {summary.id: summary for summary in PhareClient(project).list_monitors()}.values()
-    )
+    summaries = list({summary.id: summary for summary in monitors}.values())
     now = timezone.now()
     with transaction.atomic():
         before = project.monitors.count()
@@ -223,11 +239,75 @@ def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
         )
         # Every monitor Phare still has was just stamped `now`; the rest are gone from Phare.
         removed, _ = project.monitors.filter(synced_at__lt=now).delete()
-        project.monitors_synced_at = now
-        project.save(update_fields=["monitors_synced_at", "updated_at"])
+        PhareProject.objects.filter(pk=project.pk).update(
+            monitors_synced_at=now, monitors_sync_error="", monitors_sync_failed_at=None
+        )
+    project.monitors_synced_at, project.monitors_sync_error = now, ""
     total = len(summaries)
     logger.info("synced %d monitors of project %s", total, project.slug)
     return SyncResult(total=total, added=total - (before - removed), removed=removed)
+
+
+def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:
+    """Refresh the project's monitors without making anyone wait; False when a refresh is
+    already running. With MONITOR_SYNC_IN_BACKGROUND off, the refresh runs here and now."""
+    if actor is not None:
+        _check_can_use_project(actor, project)
+    now = timezone.now()
+    claimed = (
+        PhareProject.objects.filter(pk=project.pk)
+        .filter(
+            Q(monitors_sync_started_at__isnull=True)
+            | Q(monitors_sync_started_at__lt=now - SYNC_LEASE)
+        )
+        .update(monitors_sync_started_at=now)
+    )
+    if not claimed:
+        return False
+    project.monitors_sync_started_at = now
+    if settings.MONITOR_SYNC_IN_BACKGROUND:
+        thread = threading.Thread(
+            target=_sync_then_release,
+            args=(project.pk,),
+            kwargs={"own_thread": True},
+            name=f"sync-{project.slug}",
+            daemon=True,
+        )
+        _background_syncs[project.pk] = thread
+        thread.start()
+    else:
+        _sync_then_release(project.pk, own_thread=False)
+        project.refresh_from_db()
+    return True
+
+
+def monitor_sync_if_stale(*, actor: User, project: PhareProject) -> bool:
+    """Start a refresh when the copy is older than MONITOR_SYNC_TTL (or was never made)."""
+    synced_at = project.monitors_synced_at
+    ttl = timedelta(seconds=settings.MONITOR_SYNC_TTL)
+    if synced_at is not None and timezone.now() - synced_at < ttl:
+        return False
+    return monitor_sync_start(actor=actor, project=project)
+
+
+def wait_for_background_syncs(timeout: float = 30.0) -> None:
+    """For tests and shutdown: wait until the refreshes started here have finished."""
+    for thread in list(_background_syncs.values()):
+        thread.join(timeout)
+
+
+def _sync_then_release(project_pk: int, *, own_thread: bool) -> None:
+    try:
+        monitor_sync(actor=None, project=PhareProject.objects.get(pk=project_pk))
+    except PhareError as error:
+        logger.warning("monitor refresh of project %s failed: %s", project_pk, error.message)
+    except Exception:
+        logger.exception("monitor refresh of project %s crashed", project_pk)
+    finally:
+        PhareProject.objects.filter(pk=project_pk).update(monitors_sync_started_at=None)
+        _background_syncs.pop(project_pk, None)
+        if own_thread:
+            connection.close()  # the thread's own connection; nobody else will close it
 
 
 @sensitive_variables()

@@ -11,6 +11,11 @@ urlpatterns = [
     path("projects/<slug:slug>/form/", views.incident_form_reload, name="incident_form_reload"),
     path("projects/<slug:slug>/monitors/", views.monitor_search, name="monitor_search"),
     path("projects/<slug:slug>/monitors/refresh/", views.monitor_refresh, name="monitor_refresh"),
+    path(
+        "projects/<slug:slug>/monitors/status/",
+        views.monitor_sync_status,
+        name="monitor_sync_status",
+    ),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/<int:pk>/", views.audit_detail, name="audit_detail"),
 ]

@@ -62,7 +62,6 @@ def _render_form_page(
     banner: str = "",
     status: int = 200,
     search: str = "",
-    sync_status: dict | None = None,
 ) -> HttpResponse:
     selected_monitors = form.selected_monitors()
     results, match_count = selectors.monitor_search(
@@ -78,7 +77,6 @@ def _render_form_page(
         "add_recent_row": add_recent_row,
         "banner": banner,
         "search": search,
-        **(sync_status or {}),
     }
     if request.htmx:
         return render(request, f"{FORM_PAGE}#incident_panel_response", context, status=status)
@@ -98,6 +96,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
+    services.monitor_sync_if_stale(actor=request.user, project=project)
     created = None
     if created_id := _positive_int(request.GET.get("created", "")):
         created = project.attempts.filter(
@@ -112,12 +111,11 @@ def incident_form_reload(request: HttpRequest, slug: str) -> HttpResponse:
     comes back with the search applied and everything typed kept. Nothing is sent to Phare
     but the monitor list read."""
     project = _project_for(request, slug)
-    sync_status = None
     if "refresh_monitors" in request.POST:
-        sync_status = _sync_monitors(request, project)
+        services.monitor_sync_start(actor=request.user, project=project)
     form = IncidentForm.keeping_values(request.POST, project=project)
     search = _query_text(request.POST.get("q", ""))
-    return _render_form_page(request, project, form, search=search, sync_status=sync_status)
+    return _render_form_page(request, project, form, search=search)
 
 
 @require_POST
@@ -137,6 +135,9 @@ def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
     except PhareValidationError as error:
         form.add_phare_errors(error.field_errors, error.message)
         form.renew_submission_key()
+        if any(key.startswith("monitors.") for key in error.field_errors):
+            # Phare no longer knows a monitor the console offered: the copy is stale.
+            services.monitor_sync_start(actor=request.user, project=project)
         banner = "Phare did not accept the incident. Fix what is marked below and create again."
         return _render_form_page(request, project, form, banner=banner, status=422)
     except services.SubmissionAlreadyHandled as already:
@@ -182,20 +183,25 @@ def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, f"{FORM_PAGE}#monitor_results", context)
 
 
-def _sync_monitors(request: HttpRequest, project: PhareProject) -> dict:
-    try:
-        return {"sync_result": services.monitor_sync(actor=request.user, project=project)}
-    except PhareError as error:
-        return {"refresh_error": f"The monitor list was not refreshed: {error.message}"}
-
-
 @require_POST
 def monitor_refresh(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
-    context = {"project": project, **_sync_monitors(request, project)}
-    response = render(request, f"{FORM_PAGE}#monitor_sync_status", context)
-    # The search box listens for this and reloads its results.
-    return trigger_client_event(response, "monitors-refreshed")
+    services.monitor_sync_start(actor=request.user, project=project)
+    return _sync_status_response(request, project)
+
+
+@require_GET
+def monitor_sync_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """The refresh's status line; polled while a refresh runs."""
+    return _sync_status_response(request, _project_for(request, slug))
+
+
+def _sync_status_response(request: HttpRequest, project: PhareProject) -> HttpResponse:
+    response = render(request, f"{FORM_PAGE}#monitor_sync_status", {"project": project})
+    if not project.monitors_syncing:
+        # The search box listens for this and reloads its results from the new copy.
+        trigger_client_event(response, "monitors-refreshed")
+    return response
 
 
 @require_GET

@@ -134,6 +134,11 @@ PHARE_WRITE_RESERVE = env.int("PHARE_WRITE_RESERVE", default=20)
 # How long a create may wait for the budget before the console says "try again in N s".
 PHARE_WRITE_MAX_WAIT = env.float("PHARE_WRITE_MAX_WAIT", default=5.0)
 
+# The console's copy of each project's monitors is refreshed when a form is opened on a copy
+# older than this (seconds), in a background thread so the page never waits for it.
+MONITOR_SYNC_TTL = env.int("MONITOR_SYNC_TTL", default=300)
+MONITOR_SYNC_IN_BACKGROUND = env.bool("MONITOR_SYNC_IN_BACKGROUND", default=True)
+
 # Fernet keys for the stored Phare tokens: the first encrypts, all decrypt (key rotation).
 # Checked at start-up by incidents.apps (a missing or invalid key stops the console with DEBUG off).
 CREDENTIAL_KEYS = env.list("CREDENTIAL_KEYS", default=[])

@@ -196,6 +196,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, query: dict[str, list[str]], raw: bytes) -> Response:
         state = self.server.state
+        with state.lock:
+            state.request_log.append(f"{self.command} {self.path}")
         is_uptime = path.startswith("/uptime/")
         if is_uptime and state.latency_ms > 0:
             time.sleep(state.latency_ms / 1000)

@@ -36,7 +36,8 @@ class TokenInfo:
 
 @dataclass
 class Fault:
-    """Answer the next ``count`` requests to ``route`` with ``status`` instead."""
+    """Answer the next ``count`` requests to ``route`` with ``status`` instead, once
+    ``after`` of them have been answered normally (to fail a read part-way)."""
 
     route: str = "any"
     count: int = 1
@@ -44,6 +45,7 @@ class Fault:
     body: str | None = None
     delay_ms: int = 0
     retry_after: int | None = None
+    after: int = 0
 
     def __post_init__(self) -> None:
         if self.route not in FAULT_ROUTES:
@@ -58,6 +60,8 @@ class Fault:
             raise ValueError("delay_ms must be an integer >= 0")
         if self.retry_after is not None and (not _is_int(self.retry_after) or self.retry_after < 0):
             raise ValueError("retry_after must be an integer >= 0")
+        if not _is_int(self.after) or self.after < 0:
+            raise ValueError("after must be an integer >= 0")
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class SandboxState:
         self.monitors: dict[int, dict[str, Any]] = {}
         self.incidents: list[dict[str, Any]] = []
         self.create_requests: list[Any] = []
+        self.request_log: list[str] = []  # "METHOD /path?query" of every API request
         self.faults: list[Fault] = []
         self._calls: deque[float] = deque()
         self._next_incident_id = 1
@@ -126,6 +131,7 @@ class SandboxState:
             self.monitors = monitors
             self.incidents.clear()
             self.create_requests.clear()
+            self.request_log.clear()
             self.faults.clear()
             self._calls.clear()
             self._next_incident_id = 1
@@ -142,8 +148,9 @@ class SandboxState:
         body: str | None = None,
         delay_ms: int = 0,
         retry_after: int | None = None,
+        after: int = 0,
     ) -> Fault:
-        fault = Fault(route, count, status, body, delay_ms, retry_after)
+        fault = Fault(route, count, status, body, delay_ms, retry_after, after)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -174,6 +181,9 @@ class SandboxState:
         with self.lock:
             for fault in self.faults:
                 if fault.route in (route, "any"):
+                    if fault.after:
+                        fault.after -= 1
+                        return None
                     fault.count -= 1
                     if fault.count == 0:
                         self.faults.remove(fault)

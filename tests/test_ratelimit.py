@@ -66,8 +66,6 @@ def test_acquire_refuses_rather_than_waiting_too_long(budget, monkeypatch):
 @pytest.mark.parametrize("processes", [2, 4])
 def test_processes_share_one_budget(budget, processes):
     backend = "redis" if isinstance(budget, RedisRateBudget) else "database"
-    if backend == "database" and connection.vendor == "sqlite":
-        pytest.skip("the SQLite test database is in memory: one process only")
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     args = (backend, connection.settings_dict["NAME"], LIMIT, RESERVE, results)

@@ -76,7 +76,9 @@ def test_create_an_incident_then_see_phares_422_inline(
     expect(page.get_by_label("Title")).to_have_value("Search is slow")
     expect(page.get_by_label("Impact")).to_have_value("partial_outage")
     expect(page.get_by_label("Exclude from downtime")).to_be_checked()
-    expect(page.locator("#monitor-selection li", has_text=second.name)).to_be_visible()
+    # The rejection refreshed the console's copy: the monitor Phare no longer has is gone.
+    expect(page.locator("#monitor-selection li", has_text=second.name)).to_have_count(0)
+    assert not project.monitors.filter(phare_id=second.phare_id).exists()
     expect(page.locator("#recent-incidents li").first).to_contain_text("DEMO-1")
     assert page.evaluate("window.notReloaded") is True
     assert IncidentAttempt.objects.filter(state="rejected").count() == 1

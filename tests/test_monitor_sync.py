@@ -1,0 +1,108 @@
+"""The console's copy of Phare's monitors: paging, background refresh, failures, budget."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from incidents import ratelimit, services
+from incidents.models import PhareProject
+from incidents.phare import IncidentPayload, PhareClient, PhareRateLimited, PhareUnavailable
+from phare_sandbox import SandboxState, start_in_thread
+from tests.conftest import SANDBOX_TOKEN
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def big_sandbox(settings):
+    """A sandbox with three pages of monitors."""
+    sandbox = start_in_thread(SandboxState(token=SANDBOX_TOKEN, monitor_count=250))
+    settings.PHARE_API_URL = sandbox.url
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def big_project(big_sandbox, db) -> PhareProject:
+    project, _ = services.project_provision(name="Big", token=SANDBOX_TOKEN)
+    return project
+
+
+def list_calls(sandbox) -> int:
+    return sum(1 for line in sandbox.state.request_log if line.startswith("GET /uptime/monitors"))
+
+
+def test_sync_reads_every_page_at_100_per_page(big_project, big_sandbox):
+    result = services.monitor_sync(actor=None, project=big_project)
+    assert (result.total, result.added, result.removed) == (250, 250, 0)
+    assert big_project.monitors.count() == 250
+    assert list_calls(big_sandbox) == 3
+
+
+def test_failure_part_way_keeps_the_last_complete_copy_and_says_so(
+    alice_client, big_project, big_sandbox
+):
+    services.monitor_sync(actor=None, project=big_project)
+    big_sandbox.state.delete_monitor(1)
+    big_sandbox.state.add_fault(route="list_monitors", after=1, count=1, status=500)
+    with pytest.raises(PhareUnavailable):
+        services.monitor_sync(actor=None, project=big_project)
+    assert big_project.monitors.count() == 250  # monitor 1 was not dropped on a partial read
+    page = alice_client.get(big_project.get_absolute_url()).content.decode()
+    assert "The last refresh failed" in page and "Phare is having trouble (500)" in page
+    services.monitor_sync(actor=None, project=big_project)
+    big_project.refresh_from_db()
+    assert big_project.monitors_sync_error == "" and big_project.monitors.count() == 249
+
+
+def test_a_429_part_way_pauses_the_sync_then_resumes(big_project, big_sandbox):
+    big_sandbox.state.add_fault(route="list_monitors", after=1, count=1, status=429, retry_after=0)
+    result = services.monitor_sync(actor=None, project=big_project)
+    assert result.total == 250
+    assert list_calls(big_sandbox) == 4  # page 2 read again after Retry-After + 1 s
+
+
+def test_reads_never_take_the_room_kept_for_writes(project, sandbox, alice, settings):
+    settings.PHARE_RATE_LIMIT, settings.PHARE_WRITE_RESERVE = 5, 2
+    budget = ratelimit.budget()
+    while budget.try_acquire(project.rate_limit_key, ratelimit.CallKind.READ) == 0:
+        pass  # reads spend their whole share (the fixture's sync took one already)
+    with pytest.raises(PhareRateLimited, match="holding back"):
+        PhareClient(project).list_monitors(max_wait=0)
+    attempt = services.incident_create(
+        actor=alice,
+        project=project,
+        payload=IncidentPayload(impact="unknown", title="Still goes", exclude_from_downtime=False),
+        submission_key=uuid.uuid4(),
+    )
+    assert attempt.state == "created"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_opening_a_stale_form_refreshes_in_the_background(alice_client, sandbox, settings):
+    settings.MONITOR_SYNC_IN_BACKGROUND = True
+    project, _ = services.project_provision(name="Fresh", token=SANDBOX_TOKEN)
+    sandbox.state.latency_ms = 500  # the refresh is still reading when the page is sent
+    page = alice_client.get(project.get_absolute_url()).content.decode()
+    assert "Refreshing the monitor list from Phare" in page
+    assert 'hx-trigger="every 2s"' in page
+    assert services.monitor_sync_start(actor=None, project=project) is False  # one at a time
+    services.wait_for_background_syncs()
+    project.refresh_from_db()
+    assert project.monitors.count() == 36 and not project.monitors_syncing
+    status_url = reverse("incidents:monitor_sync_status", kwargs={"slug": project.slug})
+    status = alice_client.get(status_url, **HTMX)
+    assert "every 2s" not in status.content.decode()
+    assert "monitors-refreshed" in status["HX-Trigger"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_copy_is_not_refreshed_again(alice_client, sandbox, settings):
+    settings.MONITOR_SYNC_IN_BACKGROUND = True
+    project, _ = services.project_provision(name="Fresh", token=SANDBOX_TOKEN)
+    services.monitor_sync(actor=None, project=project)
+    calls = len(sandbox.state.request_log)
+    alice_client.get(project.get_absolute_url())
+    services.wait_for_background_syncs()
+    assert len(sandbox.state.request_log) == calls
