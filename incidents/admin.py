@@ -20,7 +20,14 @@ class PhareProjectAdminForm(forms.ModelForm):
 
     class Meta:
         model = PhareProject
-        fields = ["name", "slug", "phare_project_id", "phare_project_slug", "organization_key"]
+        fields = [
+            "name",
+            "slug",
+            "phare_project_id",
+            "phare_project_slug",
+            "organization_key",
+            "organization",
+        ]
 
     def clean_token(self) -> str:
         token = self.cleaned_data["token"]
@@ -45,6 +52,7 @@ class PhareProjectAdmin(admin.ModelAdmin):
         "phare_project_id",
         "phare_project_slug",
         "organization_key",
+        "organization",
         "token_hint",
         "token",
         "clear_token",

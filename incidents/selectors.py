@@ -7,6 +7,8 @@ from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
 
 User = AbstractBaseUser | AnonymousUser
 MONITOR_RESULTS_LIMIT = 50
+# Up to this many matches are all shown, so "select all" can pick every one of them.
+MONITOR_RESULTS_ALL_LIMIT = 100
 # Broken monitors first: the one someone is declaring an incident about is likely among them.
 STATUS_RANK = {"offline": 0, "partial": 1, "fetching": 2, "online": 3, "paused": 4}
 

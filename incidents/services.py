@@ -317,6 +317,7 @@ def project_provision(
     token: str,
     phare_project_id: int | None = None,
     phare_project_slug: str = "",
+    organization: str = "",
     organization_key: bool = False,
 ) -> tuple[PhareProject, bool]:
     """Create or update the project named `name` (matched by its slug) with a new token."""
@@ -330,6 +331,7 @@ def project_provision(
     project.name = name
     project.phare_project_id = phare_project_id
     project.phare_project_slug = phare_project_slug
+    project.organization = organization
     project.organization_key = organization_key
     credentials.encrypt_token_into(project, token)
     try:

@@ -113,3 +113,25 @@ def test_non_slug_phare_project_slug_is_refused(monkeypatch):
             "tøwer",
             "--organization-key",
         )
+
+
+def test_projects_of_one_organization_share_a_rate_budget(monkeypatch):
+    monkeypatch.setenv("SHOP_TOKEN", "pha_shop_1111")
+    monkeypatch.setenv("BLOG_TOKEN", "pha_blog_2222")
+    run(
+        "add_phare_project", "--name", "Shop", "--token-env", "SHOP_TOKEN", "--organization", "acme"
+    )
+    run(
+        "add_phare_project", "--name", "Blog", "--token-env", "BLOG_TOKEN", "--organization", "acme"
+    )
+    run("add_phare_project", "--name", "Solo", "--token-env", "BLOG_TOKEN")
+    run("add_phare_project", "--name", "Solo two", "--token-env", "BLOG_TOKEN")
+    keys = dict(PhareProject.objects.values_list("slug", "organization"))
+    shop, blog, solo, solo_two = (
+        PhareProject.objects.get(slug=slug) for slug in ("shop", "blog", "solo", "solo-two")
+    )
+    assert keys["shop"] == keys["blog"] == "acme"
+    assert shop.rate_limit_key == blog.rate_limit_key == "org:acme"
+    # Without an organization, the token stands for it: same token, same budget.
+    assert solo.rate_limit_key == solo_two.rate_limit_key != shop.rate_limit_key
+    assert solo.rate_limit_key.startswith("token:") and "2222" not in solo.rate_limit_key

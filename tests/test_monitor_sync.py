@@ -106,3 +106,14 @@ def test_a_fresh_copy_is_not_refreshed_again(alice_client, sandbox, settings):
     alice_client.get(project.get_absolute_url())
     services.wait_for_background_syncs()
     assert len(sandbox.state.request_log) == calls
+
+
+def test_search_over_many_shows_50_with_the_count_and_no_select_all(
+    alice_client, big_project, big_sandbox
+):
+    services.monitor_sync(actor=None, project=big_project)
+    url = reverse("incidents:monitor_search", kwargs={"slug": big_project.slug})
+    html = alice_client.get(url, {"q": ""}, **HTMX).content.decode()
+    assert html.count('name="monitors"') == 50
+    assert "250 monitors, showing the first 50" in html
+    assert "Select all" not in html

@@ -220,10 +220,11 @@ def test_monitor_search_excludes_selected_and_matches_ids(alice_client, project)
     assert 'value="7"' not in html
 
 
-def test_monitor_search_shows_at_most_50_with_the_full_count(alice_client, project):
+def test_monitor_search_shows_every_match_up_to_100_and_offers_select_all(alice_client, project):
     url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
     html = alice_client.get(url, {"q": ""}, **HTMX).content.decode()
     assert len(result_names(html)) == 36 and "36 monitors" in html
+    assert "Select all 36" in html
 
 
 def test_monitor_refresh_resyncs(alice_client, project, sandbox):

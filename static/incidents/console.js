@@ -23,12 +23,28 @@
     return Array.prototype.slice.call(document.querySelectorAll("#monitor-options input[name=monitors]"));
   }
 
+  function selectedCount() {
+    return document.querySelectorAll("#monitor-selection input[name=monitors]").length;
+  }
+
+  function refuseOverLimit() {
+    showPageBanner("Phare accepts at most " + MAX_MONITORS + " monitors per incident.");
+  }
+
+  function selectAll() {
+    var list = options();
+    if (selectedCount() + list.length > MAX_MONITORS) { refuseOverLimit(); return; }
+    var selection = document.getElementById("monitor-selection");
+    list.forEach(function (box) { box.checked = true; selection.appendChild(box.closest("li")); });
+    document.getElementById("monitor-search").focus();
+  }
+
   function pick(checkbox) {
     var selection = document.getElementById("monitor-selection");
     var item = checkbox.closest("li");
-    if (selection.querySelectorAll("input[name=monitors]").length >= MAX_MONITORS) {
+    if (selectedCount() >= MAX_MONITORS) {
       checkbox.checked = false;
-      showPageBanner("Phare accepts at most " + MAX_MONITORS + " monitors per incident.");
+      refuseOverLimit();
       return;
     }
     var list = options();
@@ -45,6 +61,10 @@
       box.closest("li").remove();
       document.getElementById("monitor-search").focus();
     }
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.id === "select-all-matches") { selectAll(); }
   });
 
   document.addEventListener("keydown", function (event) {

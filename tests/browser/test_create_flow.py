@@ -134,3 +134,22 @@ def test_plain_post_without_javascript_still_creates(browser, live_server, alice
     assert "?created=" in page.url
     assert sandbox.state.create_requests[0]["monitors"] == [monitor.phare_id]
     context.close()
+
+
+def test_select_all_matches_then_submit(page: Page, live_server, alice, project, sandbox):
+    log_in(page, live_server, alice)
+    page.goto(f"{live_server.url}{project.get_absolute_url()}")
+    page.get_by_label("Impact").select_option("partial_outage")
+    page.get_by_label("Title").fill("Everything behind the EU load balancer")
+    page.get_by_label("Monitors", exact=True).fill("eu")
+    expected = sorted(
+        project.monitors.filter(name__icontains="eu").values_list("phare_id", flat=True)
+        | project.monitors.filter(target__icontains="eu").values_list("phare_id", flat=True)
+    )
+    expect(page.locator("#monitor-match-count")).to_contain_text(f"{len(expected)} monitors")
+    page.get_by_role("button", name=f"Select all {len(expected)}", exact=True).click()
+    expect(page.locator("#monitor-selection li")).to_have_count(len(expected))
+    page.get_by_role("button", name="Create incident").click()
+    expect(page.locator("#created-result")).to_contain_text("created")
+    assert sorted(sandbox.state.create_requests[0]["monitors"]) == expected
+    assert page.console_errors == []

@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--phare-project-id", help="Phare's numeric project id.")
         parser.add_argument("--phare-project-slug", default="", help="Phare's project slug.")
         parser.add_argument(
+            "--organization",
+            default="",
+            help="Phare organization name: its projects share Phare's limit of 100 calls a minute.",
+        )
+        parser.add_argument(
             "--organization-key",
             action="store_true",
             help="The token is organization-scoped: send the project header on every call.",
@@ -34,6 +39,7 @@ class Command(BaseCommand):
         token_env,
         phare_project_id,
         phare_project_slug,
+        organization,
         organization_key,
         **options,
     ):
@@ -57,6 +63,7 @@ class Command(BaseCommand):
                 token=token,
                 phare_project_id=project_id,
                 phare_project_slug=phare_project_slug,
+                organization=organization,
                 organization_key=organization_key,
             )
         except ValueError as error:
