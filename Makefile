@@ -10,7 +10,7 @@ SANDBOX_PORT ?= 8001
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint format sandbox clean
+.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench
 
 $(VENV)/.installed-runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,3 +74,7 @@ format: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) db-test.sqlite3 staticfiles
+
+# Picker benchmark: 10,000 monitors; writes its table into BENCHMARKS.md.
+bench: $(VENV)/.installed-dev
+	$(PY) bench/picker.py

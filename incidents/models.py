@@ -4,6 +4,8 @@ from django.core.validators import validate_slug
 from django.db import models
 from django.urls import reverse
 
+STATUS_RANK = {"offline": 0, "partial": 1, "fetching": 2, "online": 3, "paused": 4}
+
 
 class Impact(models.TextChoices):
     """Phare's incident impact levels, with the labels the on-call staff read."""
@@ -95,6 +97,11 @@ class Monitor(models.Model):
     target = models.CharField(max_length=2048, blank=True, help_text="URL, or host:port")
     last_checked_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField()
+    # Lowercased copies for the picker's search: matching them needs no function per row.
+    search_name = models.CharField(max_length=255, blank=True, editable=False)
+    search_target = models.CharField(max_length=2048, blank=True, editable=False)
+    # Broken monitors first: the one someone is declaring an incident about is likely there.
+    status_rank = models.PositiveSmallIntegerField(default=len(STATUS_RANK), editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -106,6 +113,14 @@ class Monitor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.fill_search_fields()
+        super().save(*args, **kwargs)
+
+    def fill_search_fields(self) -> None:
+        self.search_name, self.search_target = self.name.lower(), self.target.lower()
+        self.status_rank = STATUS_RANK.get(self.status, len(STATUS_RANK))
 
 
 class IncidentAttempt(models.Model):

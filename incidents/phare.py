@@ -63,10 +63,13 @@ class PhareNotFound(PhareError):
 
 
 class PhareRateLimited(PhareError):
-    """429: over Phare's 100 calls a minute; `retry_after` in seconds when Phare said."""
+    """Over Phare's 100 calls a minute: Phare's 429 (`status` 429), or the console holding back
+    before sending anything (`status` None). `retry_after` in seconds when known."""
 
-    def __init__(self, message: str, *, retry_after: int | None, body: Any = None):
-        super().__init__(message, status=429, body=body)
+    def __init__(
+        self, message: str, *, retry_after: int | None, status: int | None = 429, body: Any = None
+    ):
+        super().__init__(message, status=status, body=body)
         self.retry_after = retry_after
 
 
@@ -249,6 +252,7 @@ class PhareClient:
                 "The console is holding back to stay under Phare's limit of 100 calls a "
                 f"minute; nothing was sent. Try again in {seconds} s.",
                 retry_after=seconds,
+                status=None,
             ) from None
         except Exception as error:
             # The budget is a courtesy to Phare; an on-call engineer must not be stopped by

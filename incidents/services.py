@@ -21,6 +21,7 @@ from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
 from incidents.phare import (
     Incident,
     IncidentPayload,
+    MonitorSummary,
     PhareClient,
     PhareError,
     PhareOutcomeUnknown,
@@ -30,7 +31,17 @@ from incidents.phare import (
 
 logger = logging.getLogger(__name__)
 
-MIRRORED_MONITOR_FIELDS = ["name", "status", "paused", "protocol", "target", "last_checked_at"]
+MIRRORED_MONITOR_FIELDS = [
+    "name",
+    "status",
+    "paused",
+    "protocol",
+    "target",
+    "last_checked_at",
+    "search_name",
+    "search_target",
+    "status_rank",
+]
 # A refresh that has not finished after this long is taken to have died with its process.
 SYNC_LEASE = timedelta(minutes=15)
 _background_syncs: dict[int, threading.Thread] = {}
@@ -218,20 +229,7 @@ def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
     with transaction.atomic():
         before = project.monitors.count()
         Monitor.objects.bulk_create(
-            [
-                Monitor(
-                    project=project,
-                    phare_id=summary.id,
-                    name=summary.name,
-                    status=summary.status,
-                    paused=summary.paused,
-                    protocol=summary.protocol,
-                    target=summary.target,
-                    last_checked_at=summary.last_checked_at,
-                    synced_at=now,
-                )
-                for summary in summaries
-            ],
+            [_mirrored(project, summary, now) for summary in summaries],
             batch_size=500,
             update_conflicts=True,
             unique_fields=["project", "phare_id"],
@@ -246,6 +244,22 @@ def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
     total = len(summaries)
     logger.info("synced %d monitors of project %s", total, project.slug)
     return SyncResult(total=total, added=total - (before - removed), removed=removed)
+
+
+def _mirrored(project: PhareProject, summary: MonitorSummary, now) -> Monitor:
+    monitor = Monitor(
+        project=project,
+        phare_id=summary.id,
+        name=summary.name,
+        status=summary.status,
+        paused=summary.paused,
+        protocol=summary.protocol,
+        target=summary.target,
+        last_checked_at=summary.last_checked_at,
+        synced_at=now,
+    )
+    monitor.fill_search_fields()
+    return monitor
 
 
 def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:

@@ -78,6 +78,9 @@ FORM_RENDERER = "incidents.forms.ConsoleFormRenderer"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Never ATOMIC_REQUESTS: a failed call to Phare must not roll back the audit record of it.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Keep connections between requests (a new PostgreSQL connection costs more than a search).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers queue for the lock at BEGIN instead of failing half-way ("database is locked"):
     # the shared rate budget and the submission claims rely on it.

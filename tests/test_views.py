@@ -201,11 +201,17 @@ def result_names(html: str) -> list[str]:
 
 
 def test_monitor_search_ranks_name_prefix_first_then_broken_monitors(alice_client, project):
-    project.monitors.update(status="online")
-    project.monitors.filter(phare_id=1).update(name="zeta checkout api", status="online")
-    project.monitors.filter(phare_id=2).update(name="checkout web", status="online")
-    project.monitors.filter(phare_id=3).update(name="checkout worker", status="offline")
-    project.monitors.filter(phare_id=4).update(name="legacy", target="https://checkout.example")
+    edits = {
+        1: {"name": "zeta checkout api"},
+        2: {"name": "checkout web"},
+        3: {"name": "checkout worker", "status": "offline"},
+        4: {"name": "legacy", "target": "https://checkout.example"},
+    }
+    for phare_id, fields in edits.items():
+        monitor = project.monitors.get(phare_id=phare_id)
+        for name, value in fields.items():
+            setattr(monitor, name, value)
+        monitor.save()
     url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
     html = alice_client.get(url, {"q": "CHECKOUT"}, **HTMX).content.decode()
     assert result_names(html) == ["checkout worker", "checkout web", "zeta checkout api", "legacy"]

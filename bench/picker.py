@@ -1,0 +1,316 @@
+"""Monitor picker benchmark (issue: picker instant with 10,000 monitors, inside Phare's limit).
+
+    python bench/picker.py            # or: make bench
+
+Starts the Phare sandbox with 10,000 monitors and 20 ms latency, then, per database (SQLite,
+and PostgreSQL when one answers at BENCH_POSTGRES_URL), measures through Django:
+  - a full sync with Phare's limit off (time, calls);
+  - warm search requests and incident form GETs with 10,000 mirrored monitors;
+  - the bytes of one search response;
+and once (PostgreSQL when available): a full sync with the 100-a-minute limit on while a create
+is submitted every 5 s. Prints a table and writes it into BENCHMARKS.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MONITORS = 10_000
+LATENCY_MS = 20
+SEARCH_RUNS = 300
+FORM_RUNS = 200
+QUERIES = ["api", "checkout", "eu", "tcp", "www", "db", "42", "payments", "auth", "worker"]
+POSTGRES_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/phare_bench"
+)
+TOKEN = "pha_bench_token_0001"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def timed_ms(function) -> float:
+    started = time.perf_counter()
+    function()
+    return (time.perf_counter() - started) * 1000
+
+
+def run_database_leg(database_url: str, with_limited_sync: bool) -> dict:
+    """Everything measured on one database, in this process (Django settings are global)."""
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="phare_console.settings",
+        DATABASE_URL=database_url,
+        DEBUG="false",
+        SECRET_KEY="bench-secret-key",
+        CREDENTIAL_KEYS="M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
+        ALLOWED_HOSTS="testserver",
+        REDIS_URL="",
+        MONITOR_SYNC_IN_BACKGROUND="false",
+        LOG_LEVEL="WARNING",
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+    from django.urls import reverse
+
+    from incidents import services
+    from phare_sandbox import SandboxState, start_in_thread
+
+    call_command("flush", "--noinput", verbosity=0) if _has_tables() else None
+    call_command("migrate", "--noinput", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # production static files
+    sandbox = start_in_thread(
+        SandboxState(token=TOKEN, monitor_count=MONITORS, latency_ms=LATENCY_MS, rate_limit=None)
+    )
+    settings.PHARE_API_URL = sandbox.url
+    user = get_user_model().objects.create_user("bench", password="bench-password-1")
+    project, _ = services.project_provision(name="Bench", token=TOKEN)
+    result: dict = {"database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]}
+
+    # 1. Full sync, Phare's limit off and the console's own budget out of the way.
+    settings.PHARE_RATE_LIMIT = 1_000_000
+    started = time.perf_counter()
+    synced = services.monitor_sync(actor=None, project=project)
+    result["sync_unlimited_s"] = time.perf_counter() - started
+    result["sync_unlimited_calls"] = len(sandbox.state.request_log)
+    result["mirrored"] = synced.total
+
+    # 2. Warm searches and form GETs through Django (middleware, view, templates).
+    client = Client()
+    client.force_login(user)
+    search_url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
+    headers = {"HTTP_HX_REQUEST": "true"}
+    for query in QUERIES:  # warm-up
+        client.get(search_url, {"q": query}, **headers)
+    search_ms = [
+        timed_ms(lambda q=QUERIES[i % len(QUERIES)]: client.get(search_url, {"q": q}, **headers))
+        for i in range(SEARCH_RUNS)
+    ]
+    result["search_median_ms"] = statistics.median(search_ms)
+    result["search_p95_ms"] = percentile(search_ms, 0.95)
+    result["search_bytes"] = len(client.get(search_url, {"q": "api"}, **headers).content)
+    calls_before = len(sandbox.state.request_log)
+    form_url = project.get_absolute_url()
+    client.get(form_url)
+    form_ms = [timed_ms(lambda: client.get(form_url)) for _ in range(FORM_RUNS)]
+    result["form_median_ms"] = statistics.median(form_ms)
+    result["form_p95_ms"] = percentile(form_ms, 0.95)
+    result["form_upstream_calls"] = len(sandbox.state.request_log) - calls_before
+    result["form_bytes"] = len(client.get(form_url).content)
+
+    if with_limited_sync:
+        result.update(_limited_sync_with_creates(sandbox, project, user, services, settings))
+    sandbox.stop()
+    return result
+
+
+def _has_tables() -> bool:
+    from django.db import connection
+
+    return "incidents_phareproject" in connection.introspection.table_names()
+
+
+def _limited_sync_with_creates(sandbox, project, user, services, settings) -> dict:
+    """Phare's 100-a-minute limit on, console defaults, a create every 5 s during a full sync."""
+    from django.db import connection
+
+    from incidents.models import RateLimitCall
+    from incidents.phare import IncidentPayload, PhareError
+
+    settings.PHARE_RATE_LIMIT, settings.PHARE_WRITE_RESERVE = 90, 20  # the shipped defaults
+    sandbox.state.rate_limit = 100
+
+    def fresh_minute() -> None:
+        """Same monitors; Phare's and the console's windows both empty."""
+        sandbox.state.reset()
+        RateLimitCall.objects.all().delete()
+
+    fresh_minute()
+
+    def create(title: str) -> tuple[float, str]:
+        started = time.perf_counter()
+        try:
+            services.incident_create(
+                actor=user,
+                project=project,
+                payload=IncidentPayload(impact="unknown", title=title, exclude_from_downtime=False),
+                submission_key=uuid.uuid4(),
+            )
+            outcome = "created"
+        except PhareError as error:
+            outcome = f"{type(error).__name__} ({error.status or 'refused by the console'})"
+        return (time.perf_counter() - started) * 1000, outcome
+
+    idle = [create(f"idle {index}")[0] for index in range(5)]
+    fresh_minute()
+    creates: list[tuple[float, str]] = []
+    done = threading.Event()
+
+    def submit_every_5s() -> None:
+        index = 0
+        while not done.wait(5.0 if index else 0.5):
+            creates.append(create(f"during sync {index}"))
+            index += 1
+        connection.close()
+
+    submitter = threading.Thread(target=submit_every_5s)
+    submitter.start()
+    started = time.perf_counter()
+    services.monitor_sync(actor=None, project=project)
+    elapsed = time.perf_counter() - started
+    done.set()
+    submitter.join()
+    latencies = [latency for latency, outcome in creates if outcome == "created"]
+    return {
+        "limited_sync_s": elapsed,
+        "limited_sync_calls": sum(
+            1 for line in sandbox.state.request_log if line.startswith("GET /uptime/monitors")
+        ),
+        "limited_creates": len(creates),
+        "limited_creates_ok": len(latencies),
+        "limited_create_failures": sorted({o for _, o in creates if o != "created"}),
+        "limited_create_idle_median_ms": statistics.median(idle),
+        "limited_create_median_ms": statistics.median(latencies) if latencies else None,
+        "limited_create_max_ms": max(latencies) if latencies else None,
+    }
+
+
+def postgres_available() -> bool:
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "tests/service_available.py"), "postgres", POSTGRES_URL],
+        capture_output=True,
+    )
+    return check.returncode == 0
+
+
+def ensure_postgres_database() -> None:
+    import psycopg
+
+    name = POSTGRES_URL.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def report(legs: list[dict]) -> str:
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Measured {date} on {machine()}; sandbox with {MONITORS:,} monitors and {LATENCY_MS} ms "
+        f"latency per request; medians of {SEARCH_RUNS} searches and {FORM_RUNS} form GETs "
+        "through Django's test client, after warm-up.",
+        "",
+        "| measure | goal | " + " | ".join(leg["database"] for leg in legs) + " |",
+        "|---|---|" + "---|" * len(legs),
+    ]
+
+    def row(label: str, goal: str, key: str, unit: str = "", digits: int = 1) -> None:
+        cells = []
+        for leg in legs:
+            value = leg.get(key)
+            cells.append("—" if value is None else f"{value:,.{digits}f}{unit}")
+        lines.append(f"| {label} | {goal} | " + " | ".join(cells) + " |")
+
+    row("full sync, Phare's limit off: time", "", "sync_unlimited_s", " s", 2)
+    row("full sync, Phare's limit off: calls", "101 is the floor", "sync_unlimited_calls", "", 0)
+    row("monitors mirrored", "", "mirrored", "", 0)
+    row("warm search: median", "≤ 20 ms", "search_median_ms", " ms")
+    row("warm search: p95", "≤ 40 ms", "search_p95_ms", " ms")
+    row("search response body", "", "search_bytes", " B", 0)
+    row("incident form GET: median", "≤ 30 ms", "form_median_ms", " ms")
+    row("incident form GET: p95", "", "form_p95_ms", " ms")
+    row("incident form GET: calls to Phare", "0", "form_upstream_calls", "", 0)
+    row("incident form page body", "", "form_bytes", " B", 0)
+    limited = next((leg for leg in legs if "limited_sync_s" in leg), None)
+    if limited:
+        lines += [
+            "",
+            f"Full sync with Phare's limit on (100 calls a minute), the console's defaults "
+            f"(PHARE_RATE_LIMIT=90, PHARE_WRITE_RESERVE=20) and a create every 5 s, on "
+            f"{limited['database']}:",
+            "",
+            f"- sync: {limited['limited_sync_s']:.1f} s, {limited['limited_sync_calls']} calls "
+            "(the console pauses reads at 70 a minute, so writes always find room)",
+            f"- creates during the sync: {limited['limited_creates_ok']} of "
+            f"{limited['limited_creates']} created, failures: "
+            f"{', '.join(limited['limited_create_failures']) or 'none'}",
+            f"- create latency: median {limited['limited_create_median_ms']:.0f} ms during the "
+            f"sync vs {limited['limited_create_idle_median_ms']:.0f} ms idle (added wait: "
+            f"{limited['limited_create_median_ms'] - limited['limited_create_idle_median_ms']:.0f}"
+            f" ms at the median), max {limited['limited_create_max_ms']:.0f} ms",
+        ]
+    return "\n".join(lines)
+
+
+def write_benchmarks(section: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    start, end = "<!-- picker:start -->", "<!-- picker:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{section}\n{end}"
+    if start in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n## Monitor picker (`make bench`, bench/picker.py)\n\n" + block
+    path.write_text(text.rstrip() + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--leg", help=argparse.SUPPRESS)  # DATABASE_URL of one leg (internal)
+    parser.add_argument("--limited-sync", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    if args.leg:
+        print(json.dumps(run_database_leg(args.leg, args.limited_sync)))
+        return
+    databases = []
+    with tempfile.TemporaryDirectory() as folder:
+        databases.append(f"sqlite:///{folder}/bench.sqlite3")
+        if postgres_available():
+            ensure_postgres_database()
+            databases.append(POSTGRES_URL)
+        else:
+            print(f"PostgreSQL not available at {POSTGRES_URL}: SQLite only", file=sys.stderr)
+        legs = []
+        for index, url in enumerate(databases):
+            command = [sys.executable, __file__, "--leg", url]
+            if index == len(databases) - 1:
+                command.append("--limited-sync")
+            print(f"running {url.split(':')[0]} leg…", file=sys.stderr)
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            legs.append(json.loads(output.strip().splitlines()[-1]))
+    section = report(legs)
+    print(section)
+    if not args.no_write:
+        write_benchmarks(section)
+
+
+if __name__ == "__main__":
+    main()
