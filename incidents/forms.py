@@ -228,6 +228,8 @@ class IncidentForm(forms.Form):
                     if position < len(submitted_monitors):
                         monitor_id = submitted_monitors[position]
                         label = names.get(monitor_id, f"id {monitor_id}")
+                        # Laravel names the item by its key ("The selected monitors.0 is ...").
+                        message = message.replace(key, "monitor")
                         message = f"Phare does not accept monitor “{label}”: {message}"
                 if field_name in self.fields and field_name not in ("submission_key", "timezone"):
                     self.add_error(field_name, message)

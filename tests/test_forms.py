@@ -168,7 +168,7 @@ def test_phare_errors_go_under_their_fields_and_name_the_monitor(shop):
     )
     assert form.errors["title"] == ["The title has already been taken."]
     assert form.errors["monitors"] == [
-        "Phare does not accept monitor “monitor 5”: The selected monitors.1 is invalid."
+        "Phare does not accept monitor “monitor 5”: The selected monitor is invalid."
     ]
     assert form.non_field_errors() == ["colour: The colour field is prohibited."]
 
