@@ -1,10 +1,16 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 STATUS_RANK = {"offline": 0, "partial": 1, "fetching": 2, "online": 3, "paused": 4}
+# A monitor refresh whose heartbeat is older than this died with its process; longer than the
+# longest wait for the rate budget between two pages (incidents.phare.SYNC_PAGE_MAX_WAIT).
+SYNC_LEASE = timedelta(minutes=5)
 
 
 class Impact(models.TextChoices):
@@ -44,8 +50,11 @@ class PhareProject(models.Model):
     # A one-way digest, so projects sharing a token share a rate budget without the token.
     token_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     monitors_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # Set while a refresh of the monitor list runs (a lease, so only one runs at a time).
+    # Set while a refresh of the monitor list runs: a lease, so only one runs at a time,
+    # renewed by its heartbeat on every page.
     monitors_sync_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    monitors_sync_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    monitors_sync_progress = models.CharField(max_length=200, blank=True, editable=False)
     monitors_sync_error = models.TextField(blank=True, editable=False)
     monitors_sync_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -72,7 +81,12 @@ class PhareProject(models.Model):
 
     @property
     def monitors_syncing(self) -> bool:
-        return self.monitors_sync_started_at is not None
+        heartbeat = self.monitors_sync_heartbeat_at
+        return (
+            self.monitors_sync_started_at is not None
+            and heartbeat is not None
+            and timezone.now() - heartbeat < SYNC_LEASE
+        )
 
     @property
     def rate_limit_key(self) -> str:
@@ -110,6 +124,8 @@ class Monitor(models.Model):
                 fields=["project", "phare_id"], name="unique_monitor_per_project"
             )
         ]
+        # The picker's unfiltered list, in its order, straight from the index.
+        indexes = [models.Index(fields=["project", "status_rank", "name"])]
 
     def __str__(self) -> str:
         return self.name

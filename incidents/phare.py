@@ -8,6 +8,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -173,6 +174,7 @@ class PhareClient:
 
     def __init__(self, project: PhareProject):
         self.project = project
+        self._budget_blocked = True  # whether the last 429 was recorded in the shared budget
 
     def create_incident(self, payload: IncidentPayload) -> Incident:
         """POST /uptime/incidents. Never retried once the request may have reached Phare."""
@@ -185,17 +187,33 @@ class PhareClient:
             _json_body(response, write=True), write=True, status=response.status_code
         )
 
-    def list_monitors(self, *, max_wait: float = SYNC_PAGE_MAX_WAIT) -> list[MonitorSummary]:
+    def list_monitors(
+        self,
+        *,
+        max_wait: float = SYNC_PAGE_MAX_WAIT,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> list[MonitorSummary]:
         """Every monitor of the project: GET /uptime/monitors, following `links.next`
         (Phare gives no total count) at the maximum page size. Pauses between pages when the
-        rate budget runs low, and reads a page again after a 429."""
+        rate budget runs low, and reads a page again after a 429. `on_progress` hears a
+        sentence for people after each page and before each pause."""
         monitors: list[MonitorSummary] = []
         url: str | None = f"{self._api_url()}/uptime/monitors?per_page={MONITORS_PER_PAGE}"
-        for _ in range(MAX_PAGES):
-            response = self._read_page(url, max_wait=max_wait)
+        report = on_progress or (lambda message: None)
+        for page in range(MAX_PAGES):
+            read = f"{len(monitors)} monitors read"
+
+            def on_wait(seconds: float, read: str = read) -> None:
+                report(
+                    f"{read}; pausing {math.ceil(seconds)} s to stay under Phare's limit of "
+                    "100 calls a minute"
+                )
+
+            response = self._read_page(url, max_wait=max_wait, on_wait=on_wait)
             body = _json_body(response, write=False)
             try:
                 monitors.extend(_parse_monitor(item) for item in body["data"])
+                report(f"{len(monitors)} monitors read ({page + 1} pages)")
                 url = body.get("links", {}).get("next")
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise PhareBadResponse(
@@ -207,16 +225,27 @@ class PhareClient:
             if url == response.request.url:
                 raise PhareBadResponse("Phare's monitor list pointed to the same page again.")
             self._check_same_origin(url)
+            # Laravel's paginator may drop extra parameters from its links: keep 100 a page.
+            url = str(httpx.URL(url).copy_set_param("per_page", MONITORS_PER_PAGE))
         raise PhareBadResponse(f"Phare's monitor list did not end after {MAX_PAGES} pages.")
 
-    def _read_page(self, url: str, *, max_wait: float) -> httpx.Response:
+    def _read_page(
+        self, url: str, *, max_wait: float, on_wait: Callable[[float], None]
+    ) -> httpx.Response:
         for attempt in range(1, PAGE_ATTEMPTS + 1):
-            response = self._send("GET", url, max_wait=max_wait)
+            response = self._send("GET", url, max_wait=max_wait, on_wait=on_wait)
             if response.status_code == 200:
                 return response
             error = _error_for(response, write=False)
             if not isinstance(error, PhareRateLimited) or attempt == PAGE_ATTEMPTS:
                 raise error
+            if not self._budget_blocked:
+                # The shared budget could not record the pause: wait here instead.
+                pause = (error.retry_after or BLOCK_WITHOUT_RETRY_AFTER) + 1
+                if pause > max_wait:
+                    raise error
+                on_wait(pause)
+                time.sleep(pause)
         raise AssertionError("unreachable")
 
     def _api_url(self) -> str:
@@ -242,10 +271,12 @@ class PhareClient:
                 headers["X-Phare-Project-Slug"] = self.project.phare_project_slug
         return headers
 
-    def _wait_for_budget(self, *, write: bool, max_wait: float) -> None:
+    def _wait_for_budget(
+        self, *, write: bool, max_wait: float, on_wait: Callable[[float], None] | None
+    ) -> None:
         kind = ratelimit.CallKind.WRITE if write else ratelimit.CallKind.READ
         try:
-            ratelimit.acquire(self.project.rate_limit_key, kind, max_wait=max_wait)
+            ratelimit.acquire(self.project.rate_limit_key, kind, max_wait=max_wait, on_wait=on_wait)
         except ratelimit.BudgetExhausted as exhausted:
             seconds = math.ceil(exhausted.retry_after)
             raise PhareRateLimited(
@@ -255,9 +286,15 @@ class PhareClient:
                 status=None,
             ) from None
         except Exception as error:
-            # The budget is a courtesy to Phare; an on-call engineer must not be stopped by
-            # Redis or a locked database. Phare's own 429 still protects it.
-            logger.warning("rate budget unavailable (%s); calling Phare", type(error).__name__)
+            if not write:
+                # Reading without the budget could spend the room kept for creates.
+                raise PhareUnavailable(
+                    "The console's shared rate budget (Redis or the database) is unavailable, "
+                    "so it is not reading from Phare now. Try again shortly."
+                ) from None
+            # A create goes ahead: an on-call engineer must not be stopped by Redis or a
+            # locked database, and Phare's own 429 still protects Phare.
+            logger.warning("rate budget unavailable (%s); creating anyway", type(error).__name__)
 
     def _note_rate_limited(self, response: httpx.Response) -> None:
         retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -265,8 +302,10 @@ class PhareClient:
         seconds = retry_after + 1 if retry_after is not None else BLOCK_WITHOUT_RETRY_AFTER
         try:
             ratelimit.budget().block(self.project.rate_limit_key, seconds)
+            self._budget_blocked = True
         except Exception as error:
             logger.warning("rate budget unavailable (%s)", type(error).__name__)
+            self._budget_blocked = False
 
     @sensitive_variables()
     def _send(
@@ -277,13 +316,14 @@ class PhareClient:
         json: Any = None,
         write: bool = False,
         max_wait: float | None = None,
+        on_wait: Callable[[float], None] | None = None,
     ) -> httpx.Response:
         if url.startswith("/"):
             url = self._api_url() + url
         headers = self._headers()
         if max_wait is None:
             max_wait = settings.PHARE_WRITE_MAX_WAIT
-        self._wait_for_budget(write=write, max_wait=max_wait)
+        self._wait_for_budget(write=write, max_wait=max_wait, on_wait=on_wait)
         started = time.monotonic()
         try:
             response = _shared_http_client().request(

@@ -13,12 +13,13 @@ The budget lives in the database, or in Redis when REDIS_URL is set.
 
 import time
 import uuid
+from collections.abc import Callable
 from enum import StrEnum
 from functools import cache
 from typing import Protocol
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from incidents.models import RateLimitBucket, RateLimitCall
 
@@ -46,6 +47,16 @@ class RateBudget(Protocol):
         """Make every call under `key` wait `seconds` (after Phare's 429)."""
 
 
+def _database_now() -> float:
+    """Epoch seconds from the database server on PostgreSQL, so app servers with skewed
+    clocks agree on the window (SQLite lives on this machine: its clock is ours)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
+            return float(cursor.fetchone()[0])
+    return time.time()
+
+
 def _allowed(kind: CallKind) -> int:
     limit = settings.PHARE_RATE_LIMIT
     return limit if kind is CallKind.WRITE else max(1, limit - settings.PHARE_WRITE_RESERVE)
@@ -59,7 +70,7 @@ class DatabaseRateBudget:
         RateLimitBucket.objects.get_or_create(key=key)
         with transaction.atomic():
             bucket = RateLimitBucket.objects.select_for_update().get(key=key)
-            now = time.time()
+            now = _database_now()
             if bucket.blocked_until > now:
                 return bucket.blocked_until - now
             calls = RateLimitCall.objects.filter(bucket=bucket)
@@ -76,7 +87,7 @@ class DatabaseRateBudget:
         RateLimitBucket.objects.get_or_create(key=key)
         with transaction.atomic():
             bucket = RateLimitBucket.objects.select_for_update().get(key=key)
-            bucket.blocked_until = max(bucket.blocked_until, time.time() + seconds)
+            bucket.blocked_until = max(bucket.blocked_until, _database_now() + seconds)
             bucket.save(update_fields=["blocked_until"])
 
 
@@ -101,12 +112,22 @@ return tostring(math.max(0.001, tonumber(oldest[2]) + window - now))
 """
 
 
+# Lengthen the block, never shorten it, in one step.
+_BLOCK_SCRIPT = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
+end
+return 1
+"""
+
+
 class RedisRateBudget:
     def __init__(self, url: str):
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._acquire = self._redis.register_script(_ACQUIRE_SCRIPT)
+        self._block = self._redis.register_script(_BLOCK_SCRIPT)
 
     @staticmethod
     def _keys(key: str) -> list[str]:
@@ -119,11 +140,7 @@ class RedisRateBudget:
         return float(wait)
 
     def block(self, key: str, seconds: float) -> None:
-        blocked_key = self._keys(key)[1]
-        current = self._redis.pttl(blocked_key)
-        milliseconds = int(seconds * 1000)
-        if current < milliseconds:
-            self._redis.set(blocked_key, 1, px=milliseconds)
+        self._block(keys=[self._keys(key)[1]], args=[int(seconds * 1000)])
 
 
 @cache
@@ -135,9 +152,16 @@ def budget() -> RateBudget:
     return _budget_for(settings.REDIS_URL)
 
 
-def acquire(key: str, kind: CallKind, *, max_wait: float) -> float:
+def acquire(
+    key: str,
+    kind: CallKind,
+    *,
+    max_wait: float,
+    on_wait: Callable[[float], None] | None = None,
+) -> float:
     """Wait until a call under `key` fits the budget, at most `max_wait` seconds; return how
-    long it waited. Raises BudgetExhausted, counting nothing, when it would wait longer."""
+    long it waited. Raises BudgetExhausted, counting nothing, when it would wait longer.
+    `on_wait(seconds)` hears about each pause before it starts."""
     started = time.monotonic()
     while True:
         wait = budget().try_acquire(key, kind)
@@ -145,4 +169,6 @@ def acquire(key: str, kind: CallKind, *, max_wait: float) -> float:
             return time.monotonic() - started
         if time.monotonic() - started + wait > max_wait:
             raise BudgetExhausted(wait)
+        if on_wait is not None:
+            on_wait(wait)
         time.sleep(wait)

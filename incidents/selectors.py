@@ -34,14 +34,19 @@ def monitor_search(
     query = query.strip().lower()
     if query:
         matches = Q(search_name__contains=query) | Q(search_target__contains=query)
-        if query.isascii() and query.isdigit() and len(query) <= 18:  # fits a 64-bit id
+        # The id itself first, when the query is one (and fits a 64-bit id).
+        by_id = query.isascii() and query.isdigit() and len(query) <= 18
+        id_rank = [When(phare_id=int(query), then=Value(0))] if by_id else []
+        if by_id:
             matches |= Q(phare_id=int(query))
         monitors = monitors.filter(matches)
         ranked = monitors.annotate(
             match_rank=Case(
-                When(search_name__startswith=query, then=Value(0)),
-                When(search_name__contains=query, then=Value(1)),
-                default=Value(2),
+                *id_rank,
+                When(search_name__startswith=query, then=Value(1)),
+                When(search_name__contains=query, then=Value(2)),
+                When(search_target__contains=query, then=Value(3)),
+                default=Value(4),
                 output_field=IntegerField(),
             )
         ).order_by("match_rank", "status_rank", "name")

@@ -5,7 +5,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
 from incidents import credentials
-from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
+from incidents.models import SYNC_LEASE, AuditEntry, IncidentAttempt, Monitor, PhareProject
 from incidents.phare import (
     Incident,
     IncidentPayload,
@@ -42,8 +42,7 @@ MIRRORED_MONITOR_FIELDS = [
     "search_target",
     "status_rank",
 ]
-# A refresh that has not finished after this long is taken to have died with its process.
-SYNC_LEASE = timedelta(minutes=15)
+SYNC_RETRY_AFTER_FAILURE = timedelta(minutes=1)
 _background_syncs: dict[int, threading.Thread] = {}
 
 User = AbstractBaseUser | AnonymousUser
@@ -208,21 +207,65 @@ def _audit(
     )
 
 
+class SyncAlreadyRunning(Exception):
+    """Another refresh of the project's monitors holds the lease."""
+
+
 def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
     """Replace the project's copy of its monitors with Phare's list, all or nothing.
 
-    A failure part-way keeps the last complete copy and is recorded on the project, so the
-    page can say so.
+    One refresh at a time per project (SyncAlreadyRunning otherwise). A failure part-way
+    keeps the last complete copy and is recorded on the project, so the page can say so.
     """
     if actor is not None:
         _check_can_use_project(actor, project)
-    try:
-        monitors = PhareClient(project).list_monitors()
-    except PhareError as error:
-        PhareProject.objects.filter(pk=project.pk).update(
-            monitors_sync_error=error.message, monitors_sync_failed_at=timezone.now()
+    lease = _claim_sync_lease(project)
+    if lease is None:
+        raise SyncAlreadyRunning(f"A refresh of {project.name}'s monitors is already running.")
+    return _sync_holding_lease(project, lease)
+
+
+def _claim_sync_lease(project: PhareProject) -> datetime | None:
+    now = timezone.now()
+    claimed = (
+        PhareProject.objects.filter(pk=project.pk)
+        .filter(
+            Q(monitors_sync_started_at__isnull=True)
+            | Q(monitors_sync_heartbeat_at__lt=now - SYNC_LEASE)
         )
-        raise
+        .update(
+            monitors_sync_started_at=now,
+            monitors_sync_heartbeat_at=now,
+            monitors_sync_progress="Starting",
+        )
+    )
+    if not claimed:
+        return None
+    project.monitors_sync_started_at = project.monitors_sync_heartbeat_at = now
+    project.monitors_sync_progress = "Starting"
+    return now
+
+
+def _sync_holding_lease(project: PhareProject, lease: datetime) -> SyncResult:
+    held = PhareProject.objects.filter(pk=project.pk, monitors_sync_started_at=lease)
+
+    def progress(message: str) -> None:
+        held.update(monitors_sync_progress=message[:200], monitors_sync_heartbeat_at=timezone.now())
+
+    try:
+        try:
+            monitors = PhareClient(project).list_monitors(on_progress=progress)
+        except PhareError as error:
+            held.update(monitors_sync_error=error.message, monitors_sync_failed_at=timezone.now())
+            raise
+        return _store_monitors(project, monitors)
+    finally:
+        # Only our own lease: a refresh that outlived it must not free another's.
+        held.update(monitors_sync_started_at=None, monitors_sync_progress="")
+        project.monitors_sync_started_at = None
+
+
+def _store_monitors(project: PhareProject, monitors: list[MonitorSummary]) -> SyncResult:
     # A monitor can appear on two pages when Phare's list shifts while it is read.
     summaries = list({summary.id: summary for summary in monitors}.values())
     now = timezone.now()
@@ -236,7 +279,7 @@ def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
             update_fields=[*MIRRORED_MONITOR_FIELDS, "synced_at"],
         )
         # Every monitor Phare still has was just stamped `now`; the rest are gone from Phare.
-        removed, _ = project.monitors.filter(synced_at__lt=now).delete()
+        removed, _ = project.monitors.exclude(synced_at=now).delete()
         PhareProject.objects.filter(pk=project.pk).update(
             monitors_synced_at=now, monitors_sync_error="", monitors_sync_failed_at=None
         )
@@ -267,40 +310,32 @@ def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:
     already running. With MONITOR_SYNC_IN_BACKGROUND off, the refresh runs here and now."""
     if actor is not None:
         _check_can_use_project(actor, project)
-    now = timezone.now()
-    claimed = (
-        PhareProject.objects.filter(pk=project.pk)
-        .filter(
-            Q(monitors_sync_started_at__isnull=True)
-            | Q(monitors_sync_started_at__lt=now - SYNC_LEASE)
-        )
-        .update(monitors_sync_started_at=now)
-    )
-    if not claimed:
+    lease = _claim_sync_lease(project)
+    if lease is None:
         return False
-    project.monitors_sync_started_at = now
     if settings.MONITOR_SYNC_IN_BACKGROUND:
         thread = threading.Thread(
-            target=_sync_then_release,
-            args=(project.pk,),
-            kwargs={"own_thread": True},
+            target=_sync_in_background,
+            args=(project.pk, lease),
             name=f"sync-{project.slug}",
             daemon=True,
         )
         _background_syncs[project.pk] = thread
         thread.start()
     else:
-        _sync_then_release(project.pk, own_thread=False)
+        _sync_logging_failures(project, lease)
         project.refresh_from_db()
     return True
 
 
 def monitor_sync_if_stale(*, actor: User, project: PhareProject) -> bool:
     """Start a refresh when the copy is older than MONITOR_SYNC_TTL (or was never made)."""
-    synced_at = project.monitors_synced_at
-    ttl = timedelta(seconds=settings.MONITOR_SYNC_TTL)
-    if synced_at is not None and timezone.now() - synced_at < ttl:
+    now = timezone.now()
+    synced_at, failed_at = project.monitors_synced_at, project.monitors_sync_failed_at
+    if synced_at is not None and now - synced_at < timedelta(seconds=settings.MONITOR_SYNC_TTL):
         return False
+    if failed_at is not None and now - failed_at < SYNC_RETRY_AFTER_FAILURE:
+        return False  # Refresh monitors still tries at once
     return monitor_sync_start(actor=actor, project=project)
 
 
@@ -310,18 +345,23 @@ def wait_for_background_syncs(timeout: float = 30.0) -> None:
         thread.join(timeout)
 
 
-def _sync_then_release(project_pk: int, *, own_thread: bool) -> None:
+def _sync_in_background(project_pk: int, lease: datetime) -> None:
     try:
-        monitor_sync(actor=None, project=PhareProject.objects.get(pk=project_pk))
-    except PhareError as error:
-        logger.warning("monitor refresh of project %s failed: %s", project_pk, error.message)
+        _sync_logging_failures(PhareProject.objects.get(pk=project_pk), lease)
     except Exception:
-        logger.exception("monitor refresh of project %s crashed", project_pk)
+        logger.exception("monitor refresh of project %s could not start", project_pk)
     finally:
-        PhareProject.objects.filter(pk=project_pk).update(monitors_sync_started_at=None)
         _background_syncs.pop(project_pk, None)
-        if own_thread:
-            connection.close()  # the thread's own connection; nobody else will close it
+        connection.close()  # the thread's own connection; nobody else will close it
+
+
+def _sync_logging_failures(project: PhareProject, lease: datetime) -> None:
+    try:
+        _sync_holding_lease(project, lease)
+    except PhareError as error:
+        logger.warning("monitor refresh of %s failed: %s", project.slug, error.message)
+    except Exception:
+        logger.exception("monitor refresh of %s crashed", project.slug)
 
 
 @sensitive_variables()

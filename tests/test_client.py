@@ -295,3 +295,14 @@ def test_an_unexpected_failure_becomes_a_phare_error_without_its_text(phare_api)
         PhareClient(make_project()).create_incident(payload())
     assert TOKEN not in caught.value.message
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_list_monitors_keeps_100_per_page_when_a_next_link_drops_it(phare_api):
+    phare_api.get(f"{API}/uptime/monitors?per_page=100").respond(
+        200, json={"data": [monitor(1)], "links": {"next": f"{API}/uptime/monitors?page=2"}}
+    )
+    second = phare_api.get(f"{API}/uptime/monitors?page=2&per_page=100").respond(
+        200, json={"data": [monitor(2)], "links": {"next": None}}
+    )
+    assert [m.id for m in PhareClient(make_project()).list_monitors()] == [1, 2]
+    assert second.called

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from incidents import ratelimit, services
-from incidents.models import PhareProject
+from incidents.models import SYNC_LEASE, PhareProject
 from incidents.phare import IncidentPayload, PhareClient, PhareRateLimited, PhareUnavailable
 from phare_sandbox import SandboxState, start_in_thread
 from tests.conftest import SANDBOX_TOKEN
@@ -117,3 +117,65 @@ def test_search_over_many_shows_50_with_the_count_and_no_select_all(
     assert html.count('name="monitors"') == 50
     assert "250 monitors, showing the first 50" in html
     assert "Select all" not in html
+
+
+def test_one_refresh_at_a_time_and_only_the_owner_frees_its_lease(project, sandbox):
+    first = services._claim_sync_lease(project)
+    with pytest.raises(services.SyncAlreadyRunning):
+        services.monitor_sync(actor=None, project=project)
+    # The first refresh stops beating; after the lease a second one may start...
+    PhareProject.objects.filter(pk=project.pk).update(monitors_sync_heartbeat_at=first - SYNC_LEASE)
+    second = services._claim_sync_lease(project)
+    assert second is not None
+    # ...and when the first one finally ends, it does not free the second one's lease.
+    services._sync_holding_lease(project, first)
+    project.refresh_from_db()
+    assert project.monitors_sync_started_at == second and project.monitors_syncing
+
+
+def test_the_command_skips_a_project_being_refreshed(project, sandbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    services._claim_sync_lease(project)
+    out = StringIO()
+    call_command("sync_monitors", project.slug, stdout=out)
+    assert "skipped, A refresh of Demo's monitors is already running." in out.getvalue()
+
+
+def test_progress_is_reported_per_page_and_for_each_pause(big_project, big_sandbox):
+    big_sandbox.state.add_fault(route="list_monitors", after=1, count=1, status=429, retry_after=0)
+    messages = []
+    PhareClient(big_project).list_monitors(on_progress=messages.append)
+    assert messages[0] == "100 monitors read (1 pages)"
+    assert any("pausing 1 s to stay under Phare's limit" in message for message in messages)
+    assert messages[-1] == "250 monitors read (3 pages)"
+
+
+def test_reads_stop_when_the_shared_budget_is_unavailable_but_creates_go_ahead(
+    project, sandbox, alice, monkeypatch
+):
+    def broken_budget():
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(ratelimit, "budget", broken_budget)
+    calls = len(sandbox.state.request_log)
+    with pytest.raises(PhareUnavailable, match="rate budget"):
+        services.monitor_sync(actor=None, project=project)
+    assert len(sandbox.state.request_log) == calls
+    attempt = services.incident_create(
+        actor=alice,
+        project=project,
+        payload=IncidentPayload(impact="unknown", title="Redis down", exclude_from_downtime=False),
+        submission_key=uuid.uuid4(),
+    )
+    assert attempt.state == "created"
+
+
+def test_a_failed_refresh_is_not_retried_on_every_form_open(alice_client, sandbox, settings):
+    project, _ = services.project_provision(name="Flaky", token=SANDBOX_TOKEN)
+    sandbox.state.add_fault(route="list_monitors", count=5, status=500)
+    for _ in range(3):
+        alice_client.get(project.get_absolute_url())
+    assert list_calls(sandbox) == 1

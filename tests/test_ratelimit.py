@@ -67,8 +67,8 @@ def test_acquire_refuses_rather_than_waiting_too_long(budget, monkeypatch):
 def test_processes_share_one_budget(budget, processes):
     backend = "redis" if isinstance(budget, RedisRateBudget) else "database"
     context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    args = (backend, connection.settings_dict["NAME"], LIMIT, RESERVE, results)
+    results, barrier = context.Queue(), context.Barrier(processes)
+    args = (backend, connection.settings_dict["NAME"], LIMIT, RESERVE, barrier, results)
     workers = [context.Process(target=spend, args=args) for _ in range(processes)]
     for worker in workers:
         worker.start()
@@ -76,4 +76,5 @@ def test_processes_share_one_budget(budget, processes):
     for worker in workers:
         worker.join(timeout=10)
         assert worker.exitcode == 0
-    assert sum(granted) == LIMIT - RESERVE, granted
+    # Reads and writes mixed: never more than the whole limit, however the race goes.
+    assert sum(granted) == LIMIT, granted

@@ -218,10 +218,17 @@ def test_monitor_search_ranks_name_prefix_first_then_broken_monitors(alice_clien
     assert "4 monitors" in html
 
 
-def test_monitor_search_excludes_selected_and_matches_ids(alice_client, project):
+def test_monitor_search_puts_the_id_first_and_excludes_selected(alice_client, project):
     url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
     name = project.monitors.get(phare_id=7).name
     assert result_names(alice_client.get(url, {"q": "7"}, **HTMX).content.decode())[0] == name
+    first = project.monitors.get(phare_id=1)
+    first.name = "zz last by name 2"
+    first.save()
+    project.monitors.filter(phare_id=2).update(search_name="1 starts with one")
+    assert result_names(alice_client.get(url, {"q": "1"}, **HTMX).content.decode())[0] == (
+        "zz last by name 2"
+    )
     html = alice_client.get(url, {"q": "7", "monitors": ["7"]}, **HTMX).content.decode()
     assert 'value="7"' not in html
 

@@ -72,7 +72,21 @@
     if (target.id === "monitor-search") {
       if (event.key === "Enter") { event.preventDefault(); }  // never submits the form
       if (event.key === "ArrowDown" && options().length) { event.preventDefault(); options()[0].focus(); }
-      if (event.key === "Escape") { target.value = ""; }
+      if (event.key === "Escape") {
+        target.value = "";
+        htmx.trigger(target, "search");  // back to the unfiltered list
+      }
+      return;
+    }
+    if (target.name === "monitors" && target.closest("#monitor-selection") && event.key === "Enter") {
+      event.preventDefault();
+      target.click();  // Enter drops a chip, as it picks a result
+      return;
+    }
+    var form = target.closest && target.closest("form.incident-form");
+    if (form && event.key === "Enter" && target.matches("input:not([type=checkbox][name=monitors]), select")) {
+      event.preventDefault();
+      form.requestSubmit(form.querySelector("button.create-button"));
       return;
     }
     if (target.name !== "monitors" || !target.closest("#monitor-options")) { return; }

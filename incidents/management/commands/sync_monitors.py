@@ -22,6 +22,9 @@ class Command(BaseCommand):
         for project in projects:
             try:
                 result = services.monitor_sync(actor=None, project=project)
+            except services.SyncAlreadyRunning as running:
+                self.stdout.write(f"{project.slug}: skipped, {running}")
+                continue
             except PhareError as error:
                 failures += 1
                 self.stderr.write(f"{project.slug}: not refreshed: {error.message}")
