@@ -4,7 +4,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from incidents import credentials
-from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
+from incidents.models import AuditEntry, IncidentAttempt, Membership, Monitor, PhareProject
 
 
 class PhareProjectAdminForm(forms.ModelForm):
@@ -39,10 +39,17 @@ class PhareProjectAdminForm(forms.ModelForm):
         return token
 
 
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
 @admin.register(PhareProject)
 @method_decorator(sensitive_post_parameters("token"), name="changeform_view")
 class PhareProjectAdmin(admin.ModelAdmin):
     form = PhareProjectAdminForm
+    inlines = [MembershipInline]
     list_display = ["name", "slug", "phare_project_id", "organization_key", "token_hint"]
     readonly_fields = ["token_hint", "monitors_synced_at"]
     prepopulated_fields = {"slug": ["name"]}

@@ -99,6 +99,29 @@ class PhareProject(models.Model):
         return f"…{self.token_last4}" if self.token_last4 else "not set"
 
 
+class Membership(models.Model):
+    """A user's role in one project: viewer < responder < admin."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer (sees incidents and the audit log)"
+        RESPONDER = "responder", "Responder (also creates incidents)"
+        ADMIN = "admin", "Admin (also manages the token and members)"
+
+    project = models.ForeignKey(PhareProject, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phare_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_role_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
+
 class Monitor(models.Model):
     """The console's copy of one Phare monitor, so the picker searches locally."""
 

@@ -12,9 +12,12 @@ MONITOR_RESULTS_ALL_LIMIT = 100
 
 
 def project_list_for_user(user: User) -> QuerySet[PhareProject]:
-    if not user.is_authenticated:
+    """The projects `user` may see: those they are a member of; every one for superusers."""
+    if not (user.is_authenticated and user.is_active):
         return PhareProject.objects.none()
-    return PhareProject.objects.all()
+    if user.is_superuser:
+        return PhareProject.objects.all()
+    return PhareProject.objects.filter(memberships__user=user)
 
 
 def recent_incidents(project: PhareProject, *, limit: int = 10) -> QuerySet[IncidentAttempt]:

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
-from incidents import credentials
+from incidents import credentials, permissions
 from incidents.models import SYNC_LEASE, AuditEntry, IncidentAttempt, Monitor, PhareProject
+from incidents.permissions import Capability
 from incidents.phare import (
     Incident,
     IncidentPayload,
@@ -80,11 +81,6 @@ class SyncResult:
     removed: int
 
 
-def _check_can_use_project(actor: User, project: PhareProject) -> None:
-    if not (actor.is_authenticated and actor.is_active):
-        raise PermissionDenied("Log in to use this project.")
-
-
 def incident_create(
     *,
     actor: User,
@@ -98,7 +94,7 @@ def incident_create(
     used before (Phare is not called again; a rejected first attempt re-raises its 422), and
     the PhareError of a failed call after recording it.
     """
-    _check_can_use_project(actor, project)
+    permissions.require(actor, project, Capability.RESPOND)
     body = payload.to_json()
     try:
         with transaction.atomic():
@@ -218,7 +214,7 @@ def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
     keeps the last complete copy and is recorded on the project, so the page can say so.
     """
     if actor is not None:
-        _check_can_use_project(actor, project)
+        permissions.require(actor, project, Capability.RESPOND)
     lease = _claim_sync_lease(project)
     if lease is None:
         raise SyncAlreadyRunning(f"A refresh of {project.name}'s monitors is already running.")
@@ -309,7 +305,7 @@ def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:
     """Refresh the project's monitors without making anyone wait; False when a refresh is
     already running. With MONITOR_SYNC_IN_BACKGROUND off, the refresh runs here and now."""
     if actor is not None:
-        _check_can_use_project(actor, project)
+        permissions.require(actor, project, Capability.RESPOND)
     lease = _claim_sync_lease(project)
     if lease is None:
         return False

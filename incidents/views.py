@@ -9,9 +9,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from incidents import selectors, services
+from incidents import permissions, selectors, services
 from incidents.forms import IncidentForm
 from incidents.models import AuditEntry, IncidentAttempt, PhareProject
+from incidents.permissions import Capability
 from incidents.phare import (
     PhareError,
     PhareOutcomeUnknown,
@@ -37,8 +38,14 @@ def _query_text(value: str, *, limit: int = 200) -> str:
     return value.replace("\x00", "")[:limit]
 
 
-def _project_for(request: HttpRequest, slug: str) -> PhareProject:
-    return get_object_or_404(selectors.project_list_for_user(request.user), slug=slug)
+def _project_for(
+    request: HttpRequest, slug: str, capability: Capability = Capability.VIEW
+) -> PhareProject:
+    """The project, if the user may see it (404 otherwise, so names do not leak), and may do
+    `capability` in it (403)."""
+    project = get_object_or_404(selectors.project_list_for_user(request.user), slug=slug)
+    permissions.require(request.user, project, capability)
+    return project
 
 
 def _status_for(error: PhareError) -> int:
@@ -63,11 +70,17 @@ def _render_form_page(
     status: int = 200,
     search: str = "",
 ) -> HttpResponse:
-    selected_monitors = form.selected_monitors()
-    results, match_count = selectors.monitor_search(
-        project, search, exclude_ids=[monitor.phare_id for monitor in selected_monitors]
+    can_respond = permissions.can(request.user, project, Capability.RESPOND)
+    selected_monitors = form.selected_monitors() if can_respond else []
+    results, match_count = (
+        selectors.monitor_search(
+            project, search, exclude_ids=[monitor.phare_id for monitor in selected_monitors]
+        )
+        if can_respond
+        else ([], 0)
     )
     context = {
+        "can_respond": can_respond,
         "project": project,
         "form": form,
         "selected_monitors": selected_monitors,
@@ -96,7 +109,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
-    services.monitor_sync_if_stale(actor=request.user, project=project)
+    if permissions.can(request.user, project, Capability.RESPOND):
+        services.monitor_sync_if_stale(actor=request.user, project=project)
     created = None
     if created_id := _positive_int(request.GET.get("created", "")):
         created = project.attempts.filter(
@@ -110,7 +124,7 @@ def incident_form_reload(request: HttpRequest, slug: str) -> HttpResponse:
     """Without JavaScript, searching or refreshing monitors posts the whole form here: the page
     comes back with the search applied and everything typed kept. Nothing is sent to Phare
     but the monitor list read."""
-    project = _project_for(request, slug)
+    project = _project_for(request, slug, Capability.RESPOND)
     if "refresh_monitors" in request.POST:
         services.monitor_sync_start(actor=request.user, project=project)
     form = IncidentForm.keeping_values(request.POST, project=project)
@@ -121,7 +135,7 @@ def incident_form_reload(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @sensitive_post_parameters()
 def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project_for(request, slug)
+    project = _project_for(request, slug, Capability.RESPOND)
     form = IncidentForm(request.POST, project=project)
     if not form.is_valid():
         return _render_form_page(request, project, form, status=422)
@@ -172,7 +186,7 @@ def _created_response(
 
 @require_GET
 def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project_for(request, slug)
+    project = _project_for(request, slug, Capability.RESPOND)
     selected = [_positive_int(value) for value in request.GET.getlist("monitors")[:200]]
     results, match_count = selectors.monitor_search(
         project,
@@ -185,7 +199,7 @@ def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 def monitor_refresh(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project_for(request, slug)
+    project = _project_for(request, slug, Capability.RESPOND)
     services.monitor_sync_start(actor=request.user, project=project)
     return _sync_status_response(request, project)
 
@@ -193,7 +207,7 @@ def monitor_refresh(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def monitor_sync_status(request: HttpRequest, slug: str) -> HttpResponse:
     """The refresh's status line; polled while a refresh runs."""
-    return _sync_status_response(request, _project_for(request, slug))
+    return _sync_status_response(request, _project_for(request, slug, Capability.RESPOND))
 
 
 def _sync_status_response(request: HttpRequest, project: PhareProject) -> HttpResponse:

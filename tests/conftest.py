@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from incidents import services
-from incidents.models import PhareProject
+from incidents.models import Membership, PhareProject
 from phare_sandbox import SandboxState, start_in_thread
 
 SANDBOX_TOKEN = "pha_test_sandbox_token_1234"
@@ -49,9 +49,14 @@ def alice_client(alice) -> Client:
     return client
 
 
+def make_member(user, project: PhareProject, role: str = "responder") -> None:
+    Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+
+
 @pytest.fixture
-def project(sandbox, db) -> PhareProject:
-    """The demo project with its monitors copied from the sandbox."""
+def project(sandbox, alice, db) -> PhareProject:
+    """The demo project with its monitors copied from the sandbox; alice is a responder."""
     project, _ = services.project_provision(name="Demo", token=SANDBOX_TOKEN)
     services.monitor_sync(actor=None, project=project)
+    make_member(alice, project)
     return project

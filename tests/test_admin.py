@@ -18,14 +18,21 @@ def admin_client(client, django_user_model):
     return client
 
 
+NO_MEMBERS = {"memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}
+
+
 def add_project(admin_client, **fields):
-    data = {
-        "name": "Shop",
-        "slug": "shop",
-        "phare_project_id": "",
-        "phare_project_slug": "",
-        "token": TOKEN,
-    } | fields
+    data = (
+        {
+            "name": "Shop",
+            "slug": "shop",
+            "phare_project_id": "",
+            "phare_project_slug": "",
+            "token": TOKEN,
+        }
+        | NO_MEMBERS
+        | fields
+    )
     return admin_client.post(reverse("admin:incidents_phareproject_add"), data)
 
 
@@ -45,7 +52,7 @@ def test_empty_token_field_keeps_the_stored_token(admin_client):
     add_project(admin_client)
     project = PhareProject.objects.get()
     url = reverse("admin:incidents_phareproject_change", args=[project.pk])
-    admin_client.post(url, {"name": "Shop EU", "slug": "shop", "token": ""})
+    admin_client.post(url, {"name": "Shop EU", "slug": "shop", "token": ""} | NO_MEMBERS)
     project.refresh_from_db()
     assert project.name == "Shop EU"
     assert credentials.reveal_token(project) == TOKEN
@@ -55,7 +62,7 @@ def test_clear_token_removes_it(admin_client):
     add_project(admin_client)
     project = PhareProject.objects.get()
     url = reverse("admin:incidents_phareproject_change", args=[project.pk])
-    admin_client.post(url, {"name": "Shop", "slug": "shop", "clear_token": "on"})
+    admin_client.post(url, {"name": "Shop", "slug": "shop", "clear_token": "on"} | NO_MEMBERS)
     project.refresh_from_db()
     assert not project.has_token and project.token_last4 == ""
 

@@ -9,7 +9,7 @@ from incidents import ratelimit, services
 from incidents.models import SYNC_LEASE, PhareProject
 from incidents.phare import IncidentPayload, PhareClient, PhareRateLimited, PhareUnavailable
 from phare_sandbox import SandboxState, start_in_thread
-from tests.conftest import SANDBOX_TOKEN
+from tests.conftest import SANDBOX_TOKEN, make_member
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -24,8 +24,9 @@ def big_sandbox(settings):
 
 
 @pytest.fixture
-def big_project(big_sandbox, db) -> PhareProject:
+def big_project(big_sandbox, alice, db) -> PhareProject:
     project, _ = services.project_provision(name="Big", token=SANDBOX_TOKEN)
+    make_member(alice, project)
     return project
 
 
@@ -80,9 +81,10 @@ def test_reads_never_take_the_room_kept_for_writes(project, sandbox, alice, sett
 
 
 @pytest.mark.django_db(transaction=True)
-def test_opening_a_stale_form_refreshes_in_the_background(alice_client, sandbox, settings):
+def test_opening_a_stale_form_refreshes_in_the_background(alice, alice_client, sandbox, settings):
     settings.MONITOR_SYNC_IN_BACKGROUND = True
     project, _ = services.project_provision(name="Fresh", token=SANDBOX_TOKEN)
+    make_member(alice, project)
     sandbox.state.latency_ms = 500  # the refresh is still reading when the page is sent
     page = alice_client.get(project.get_absolute_url()).content.decode()
     assert "Refreshing the monitor list from Phare" in page
@@ -98,9 +100,10 @@ def test_opening_a_stale_form_refreshes_in_the_background(alice_client, sandbox,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_fresh_copy_is_not_refreshed_again(alice_client, sandbox, settings):
+def test_a_fresh_copy_is_not_refreshed_again(alice, alice_client, sandbox, settings):
     settings.MONITOR_SYNC_IN_BACKGROUND = True
     project, _ = services.project_provision(name="Fresh", token=SANDBOX_TOKEN)
+    make_member(alice, project)
     services.monitor_sync(actor=None, project=project)
     calls = len(sandbox.state.request_log)
     alice_client.get(project.get_absolute_url())
@@ -173,8 +176,9 @@ def test_reads_stop_when_the_shared_budget_is_unavailable_but_creates_go_ahead(
     assert attempt.state == "created"
 
 
-def test_a_failed_refresh_is_not_retried_on_every_form_open(alice_client, sandbox, settings):
+def test_a_failed_refresh_is_not_retried_on_every_form_open(alice, alice_client, sandbox):
     project, _ = services.project_provision(name="Flaky", token=SANDBOX_TOKEN)
+    make_member(alice, project)
     sandbox.state.add_fault(route="list_monitors", count=5, status=500)
     for _ in range(3):
         alice_client.get(project.get_absolute_url())

@@ -122,6 +122,11 @@
         "press the button again: what you typed is still here.");
       return;
     }
+    if (event.detail.xhr.status === 403) {
+      showPageBanner("You are not allowed to do this in this project: ask a project admin. " +
+        "What you typed is still in the form.");
+      return;
+    }
     showPageBanner("The console answered with an error (HTTP " + event.detail.xhr.status +
       "). What you typed is still in the form; try again, and tell the console's admins if it persists.");
   });
