@@ -79,3 +79,15 @@ def reveal_token(project: PhareProject) -> str:
             f"The Phare token of project “{project.name}” cannot be decrypted with the configured "
             "CREDENTIAL_KEYS. Set the token again or add the key it was encrypted with."
         ) from None
+
+
+def rotate_token(project: PhareProject) -> None:
+    """Re-encrypt the project's token with the first key (the caller saves the project)."""
+    if not project.token_ciphertext:
+        return
+    try:
+        project.token_ciphertext = _cipher().rotate(project.token_ciphertext.encode()).decode()
+    except InvalidToken:
+        raise CredentialError(
+            f"The token of project “{project.name}” cannot be decrypted with any configured key."
+        ) from None

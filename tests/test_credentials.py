@@ -83,3 +83,35 @@ def test_empty_token_is_refused():
 def test_token_that_cannot_travel_in_a_header_is_refused(token):
     with pytest.raises(ValueError, match="printable ASCII"):
         credentials.encrypt_token_into(PhareProject(), token)
+
+
+def test_rotation_moves_every_token_to_the_first_key(db, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.CREDENTIAL_KEYS = [old_key]
+    for name, token in [("Shop", TOKEN), ("Blog", "pha_blog_token_0002")]:
+        project = PhareProject(name=name, slug=name.lower())
+        credentials.encrypt_token_into(project, token)
+        project.save()
+    lost = PhareProject(name="Lost", slug="lost")
+    credentials.encrypt_token_into(lost, "pha_lost_0003")
+    lost.token_ciphertext = Fernet(Fernet.generate_key()).encrypt(b"pha_lost_0003").decode()
+    lost.save()
+
+    settings.CREDENTIAL_KEYS = [new_key, old_key]
+    credentials._cipher.cache_clear()
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match=r"1 token\(s\) could not be decrypted \(lost\)"):
+        call_command("rotate_credential_keys", stdout=out, stderr=err)
+    assert "Re-encrypted 2 token(s)" in out.getvalue()
+    assert "pha_" not in out.getvalue() + err.getvalue()
+
+    settings.CREDENTIAL_KEYS = [new_key]  # the old key retired
+    credentials._cipher.cache_clear()
+    assert credentials.reveal_token(PhareProject.objects.get(slug="shop")) == TOKEN
+    assert credentials.reveal_token(PhareProject.objects.get(slug="blog")) == "pha_blog_token_0002"
+    with pytest.raises(credentials.CredentialError, match="Lost"):
+        credentials.reveal_token(PhareProject.objects.get(slug="lost"))
