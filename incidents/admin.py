@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from incidents import credentials
+from incidents import credentials, services
 from incidents.models import AuditEntry, IncidentAttempt, Membership, Monitor, PhareProject
 
 
@@ -71,12 +71,14 @@ class PhareProjectAdmin(admin.ModelAdmin):
         return project.token_hint
 
     def save_model(self, request, obj, form, change):
-        if form.cleaned_data.get("clear_token"):
-            obj.token_ciphertext = ""
-            obj.token_last4 = ""
-        elif form.cleaned_data.get("token"):
-            credentials.encrypt_token_into(obj, form.cleaned_data["token"])
         super().save_model(request, obj, form, change)
+        # Token changes go through the use cases, which check the role and audit them.
+        if form.cleaned_data.get("clear_token"):
+            services.project_clear_token(actor=request.user, project=obj)
+        elif form.cleaned_data.get("token"):
+            services.project_set_token(
+                actor=request.user, project=obj, token=form.cleaned_data["token"]
+            )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -222,6 +222,8 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         INCIDENT_CREATE_STARTED = "incident.create.started", "Create incident: sent"
         INCIDENT_CREATE_FINISHED = "incident.create.finished", "Create incident: answered"
+        CREDENTIAL_SET = "credential.set", "Token set"
+        CREDENTIAL_CLEARED = "credential.cleared", "Token cleared"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -229,6 +231,7 @@ class AuditEntry(models.Model):
         REJECTED = "rejected", "Rejected by Phare"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown outcome"
+        RECORDED = "recorded", "Recorded"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

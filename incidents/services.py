@@ -360,6 +360,9 @@ def _sync_logging_failures(project: PhareProject, lease: datetime) -> None:
         logger.exception("monitor refresh of %s crashed", project.slug)
 
 
+COMMAND_LINE_ACTOR = "command line"
+
+
 @sensitive_variables()
 def project_provision(
     *,
@@ -370,7 +373,8 @@ def project_provision(
     organization: str = "",
     organization_key: bool = False,
 ) -> tuple[PhareProject, bool]:
-    """Create or update the project named `name` (matched by its slug) with a new token."""
+    """Create or update the project named `name` (matched by its slug) with a new token, from
+    the command line (audited as such)."""
     slug = slugify(name)
     if not slug:
         raise ValueError("The project name needs at least one letter or digit.")
@@ -389,4 +393,38 @@ def project_provision(
     except ValidationError as error:
         raise ValueError(" ".join(error.messages)) from None
     project.save()
+    _audit_credential_change(project, actor=None, action=AuditEntry.Action.CREDENTIAL_SET)
     return project, created
+
+
+@sensitive_variables()
+def project_set_token(*, actor: User, project: PhareProject, token: str) -> None:
+    """Replace the project's stored token; the token is never read back or recorded."""
+    permissions.require(actor, project, Capability.MANAGE)
+    credentials.encrypt_token_into(project, token)
+    project.save(
+        update_fields=["token_ciphertext", "token_last4", "token_fingerprint", "updated_at"]
+    )
+    _audit_credential_change(project, actor=actor, action=AuditEntry.Action.CREDENTIAL_SET)
+
+
+def project_clear_token(*, actor: User, project: PhareProject) -> None:
+    permissions.require(actor, project, Capability.MANAGE)
+    project.token_ciphertext = project.token_last4 = project.token_fingerprint = ""
+    project.save(
+        update_fields=["token_ciphertext", "token_last4", "token_fingerprint", "updated_at"]
+    )
+    _audit_credential_change(project, actor=actor, action=AuditEntry.Action.CREDENTIAL_CLEARED)
+
+
+def _audit_credential_change(
+    project: PhareProject, *, actor: User | None, action: AuditEntry.Action
+) -> None:
+    """Who changed which project's token, and when; never the token."""
+    AuditEntry.objects.create(
+        actor=actor,
+        actor_username=actor.get_username() if actor else COMMAND_LINE_ACTOR,
+        project=project,
+        action=action,
+        outcome=AuditEntry.Outcome.RECORDED,
+    )

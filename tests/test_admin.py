@@ -91,3 +91,33 @@ def test_migrations_match_the_models():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", stdout=StringIO())
+
+
+def test_token_changes_are_audited_without_the_token(admin_client):
+    add_project(admin_client)
+    project = PhareProject.objects.get()
+    url = reverse("admin:incidents_phareproject_change", args=[project.pk])
+    admin_client.post(url, {"name": "Shop", "slug": "shop", "clear_token": "on"} | NO_MEMBERS)
+    entries = list(AuditEntry.objects.filter(project=project).order_by("id"))
+    assert [(e.action, e.actor_username, e.outcome) for e in entries] == [
+        ("credential.set", "root", "recorded"),
+        ("credential.cleared", "root", "recorded"),
+    ]
+    for entry in entries:
+        row = " ".join(str(value) for value in entry.__dict__.values())
+        assert TOKEN not in row and "Kq4v" not in row
+    detail = admin_client.get(reverse("incidents:audit_detail", args=[entries[0].pk]))
+    assert detail.status_code == 200 and "Token set" in detail.content.decode()
+
+
+def test_provisioning_from_the_command_line_is_audited(monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setenv("SHOP_TOKEN", TOKEN)
+    call_command("add_phare_project", "--name", "Shop", "--token-env", "SHOP_TOKEN", stdout=None)
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.actor_username, entry.actor) == (
+        "credential.set",
+        "command line",
+        None,
+    )
