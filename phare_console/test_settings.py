@@ -6,6 +6,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # A valid Fernet key used only by the tests.
 os.environ.setdefault("CREDENTIAL_KEYS", "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=")
 os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("HTTPS", "false")  # the test servers speak plain HTTP
 
 from phare_console.settings import *  # noqa: E402,F403
 

@@ -30,3 +30,45 @@ def test_login_session_is_kept_in_redis(redis_required, client, alice):
     assert response.status_code == 302
     session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert cache.get(KEY_PREFIX + session_key) is not None
+
+
+def test_deploy_check_passes_with_production_settings(tmp_path):
+    import subprocess
+    import sys
+
+    from cryptography.fernet import Fernet
+    from django.conf import settings as django_settings
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "phare_console.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": Fernet.generate_key().decode() * 2,
+        "ALLOWED_HOSTS": "console.example.com",
+        "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_answers_carry_the_security_headers(client, settings, db):
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    response = client.get("/healthz", secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_healthz_is_not_redirected_to_https(client, settings, db):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/accounts/login/").status_code == 301
