@@ -6,6 +6,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from incidents import credentials, services
 from incidents.models import AuditEntry, IncidentAttempt, Membership, Monitor, PhareProject
 
+PROJECT_FIELDS = [
+    "name",
+    "slug",
+    "phare_project_id",
+    "phare_project_slug",
+    "organization_key",
+    "organization",
+]
+
 
 class PhareProjectAdminForm(forms.ModelForm):
     """The token is write-only: typed here, stored encrypted, never rendered back."""
@@ -20,20 +29,13 @@ class PhareProjectAdminForm(forms.ModelForm):
 
     class Meta:
         model = PhareProject
-        fields = [
-            "name",
-            "slug",
-            "phare_project_id",
-            "phare_project_slug",
-            "organization_key",
-            "organization",
-        ]
+        fields = PROJECT_FIELDS
 
     def clean_token(self) -> str:
         token = self.cleaned_data["token"]
         if token:
             try:
-                credentials.encrypt_token_into(PhareProject(), token)
+                credentials.validate_token(token)
             except ValueError as error:
                 raise forms.ValidationError(str(error)) from None
         return token
@@ -54,12 +56,7 @@ class PhareProjectAdmin(admin.ModelAdmin):
     readonly_fields = ["token_hint", "monitors_synced_at"]
     prepopulated_fields = {"slug": ["name"]}
     fields = [
-        "name",
-        "slug",
-        "phare_project_id",
-        "phare_project_slug",
-        "organization_key",
-        "organization",
+        *PROJECT_FIELDS,
         "token_hint",
         "token",
         "clear_token",

@@ -55,14 +55,20 @@ def check_configuration() -> None:
     _cipher()
 
 
-def encrypt_token_into(project: PhareProject, token: str) -> None:
-    """Encrypt `token` into the project's columns (the caller saves the project)."""
+def validate_token(token: str) -> str:
+    """The token as it will be stored, or ValueError saying what is wrong with it."""
     token = token.strip()
     if not token:
         raise ValueError("The token is empty.")
     # It travels in an HTTP header: printable ASCII only (Phare's keys look like pha_…).
     if not (token.isascii() and token.isprintable()) or " " in token:
         raise ValueError("The token can only hold printable ASCII characters without spaces.")
+    return token
+
+
+def encrypt_token_into(project: PhareProject, token: str) -> None:
+    """Encrypt `token` into the project's columns (the caller saves the project)."""
+    token = validate_token(token)
     project.token_ciphertext = _cipher().encrypt(token.encode()).decode()
     project.token_last4 = token[-4:]
     project.token_fingerprint = hashlib.sha256(token.encode()).hexdigest()[:32]
