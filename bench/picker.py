@@ -73,6 +73,7 @@ def run_database_leg(database_url: str) -> dict:
     from django.urls import reverse
 
     from incidents import services
+    from incidents.models import Membership
     from phare_sandbox import SandboxState, start_in_thread
 
     call_command("flush", "--noinput", verbosity=0) if _has_tables() else None
@@ -84,6 +85,7 @@ def run_database_leg(database_url: str) -> dict:
     settings.PHARE_API_URL = sandbox.url
     user = get_user_model().objects.create_user("bench", password="bench-password-1")
     project, _ = services.project_provision(name="Bench", token=TOKEN)
+    Membership.objects.create(project=project, user=user, role=Membership.Role.RESPONDER)
     result: dict = {"database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]}
 
     # 1. Full syncs into an empty copy, Phare's limit off and the console's budget out of the way.

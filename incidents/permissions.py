@@ -36,9 +36,15 @@ REFUSALS = {
 def role_of(user: User, project: PhareProject) -> str | None:
     if not (user.is_authenticated and user.is_active):
         return None
-    return (
-        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
-    )
+    # Remembered on the user object, which lives for one request: a page asks several times.
+    roles = user.__dict__.setdefault("_phare_roles", {})
+    if project.pk not in roles:
+        roles[project.pk] = (
+            Membership.objects.filter(project=project, user=user)
+            .values_list("role", flat=True)
+            .first()
+        )
+    return roles[project.pk]
 
 
 def can(user: User, project: PhareProject, capability: Capability) -> bool:
