@@ -174,7 +174,8 @@ class PhareClient:
 
     def __init__(self, project: PhareProject):
         self.project = project
-        self._budget_blocked = True  # whether the last 429 was recorded in the shared budget
+        # Seconds to wait here after a 429 the shared budget could not record (0: recorded).
+        self._unrecorded_pause = 0.0
 
     def create_incident(self, payload: IncidentPayload) -> Incident:
         """POST /uptime/incidents. Never retried once the request may have reached Phare."""
@@ -239,9 +240,8 @@ class PhareClient:
             error = _error_for(response, write=False)
             if not isinstance(error, PhareRateLimited) or attempt == PAGE_ATTEMPTS:
                 raise error
-            if not self._budget_blocked:
+            if pause := self._unrecorded_pause:
                 # The shared budget could not record the pause: wait here instead.
-                pause = (error.retry_after or BLOCK_WITHOUT_RETRY_AFTER) + 1
                 if pause > max_wait:
                     raise error
                 on_wait(pause)
@@ -302,10 +302,10 @@ class PhareClient:
         seconds = retry_after + 1 if retry_after is not None else BLOCK_WITHOUT_RETRY_AFTER
         try:
             ratelimit.budget().block(self.project.rate_limit_key, seconds)
-            self._budget_blocked = True
+            self._unrecorded_pause = 0.0
         except Exception as error:
             logger.warning("rate budget unavailable (%s)", type(error).__name__)
-            self._budget_blocked = False
+            self._unrecorded_pause = seconds
 
     @sensitive_variables()
     def _send(

@@ -183,3 +183,17 @@ def test_a_failed_refresh_is_not_retried_on_every_form_open(alice, alice_client,
     for _ in range(3):
         alice_client.get(project.get_absolute_url())
     assert list_calls(sandbox) == 1
+
+
+def test_a_429_the_budget_cannot_record_pauses_the_sync_itself(
+    big_project, big_sandbox, monkeypatch
+):
+    def cannot_record(self, key, seconds):
+        raise ConnectionError("budget store down")
+
+    monkeypatch.setattr(type(ratelimit.budget()), "block", cannot_record)
+    big_sandbox.state.add_fault(route="list_monitors", after=1, count=1, status=429, retry_after=0)
+    messages = []
+    monitors = PhareClient(big_project).list_monitors(on_progress=messages.append)
+    assert len(monitors) == 250 and list_calls(big_sandbox) == 4
+    assert any("pausing 1 s" in message for message in messages)  # Retry-After 0, plus 1 s
