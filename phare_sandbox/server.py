@@ -192,6 +192,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
             # The client gave up waiting (the console's timeout tests do this on purpose).
             self.close_connection = True
 
+    def _route(self, routes, path: str) -> tuple[str, int] | Response:
+        """The route's name and numeric id for this method, or the 404/405 to answer."""
+        resolved = _resolve(routes, path)
+        if resolved is None:
+            return Response(404, NOT_FOUND)
+        methods, resource_id = resolved
+        name = methods.get(self.command)
+        if name is None:
+            return Response(405, {"message": "Method not allowed."}, {"Allow": ", ".join(methods)})
+        return name, resource_id
+
     # -- Phare API -----------------------------------------------------------------------
 
     def _api(self, path: str, query: dict[str, list[str]], raw: bytes) -> Response:
@@ -202,13 +213,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if is_uptime and state.latency_ms > 0:
             time.sleep(state.latency_ms / 1000)
 
-        resolved = _resolve(API_ROUTES, path)
-        if resolved is None:
-            return Response(404, NOT_FOUND)
-        methods, resource_id = resolved
-        route = methods.get(self.command)
-        if route is None:
-            return Response(405, {"message": "Method not allowed."}, {"Allow": ", ".join(methods)})
+        resolved = self._route(API_ROUTES, path)
+        if isinstance(resolved, Response):
+            return resolved
+        route, resource_id = resolved
 
         token = self._bearer_token()
         info = state.tokens.get(token) if token else None
@@ -353,13 +361,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _control(self, path: str, raw: bytes) -> Response:
         state = self.server.state
-        resolved = _resolve(CONTROL_ROUTES, path)
-        if resolved is None:
-            return Response(404, NOT_FOUND)
-        methods, resource_id = resolved
-        action = methods.get(self.command)
-        if action is None:
-            return Response(405, {"message": "Method not allowed."}, {"Allow": ", ".join(methods)})
+        resolved = self._route(CONTROL_ROUTES, path)
+        if isinstance(resolved, Response):
+            return resolved
+        action, resource_id = resolved
         if action == "reset":
             state.reset()
             return Response(200, state.summary())
