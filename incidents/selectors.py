@@ -1,7 +1,7 @@
 """Reads of the console's own tables, for views and templates."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
 
@@ -18,6 +18,10 @@ def project_list_for_user(user: User) -> QuerySet[PhareProject]:
     if user.is_superuser:
         return PhareProject.objects.all()
     return PhareProject.objects.filter(memberships__user=user)
+
+
+def project_list_with_monitor_counts(user: User) -> QuerySet[PhareProject]:
+    return project_list_for_user(user).annotate(monitor_count=Count("monitors"))
 
 
 def recent_incidents(project: PhareProject, *, limit: int = 10) -> QuerySet[IncidentAttempt]:

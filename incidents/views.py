@@ -102,7 +102,7 @@ def _render_form_page(
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    projects = selectors.project_list_for_user(request.user)
+    projects = selectors.project_list_with_monitor_counts(request.user)
     return render(request, "incidents/home.html", {"projects": projects})
 
 
