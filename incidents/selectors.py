@@ -25,9 +25,9 @@ def project_list_with_monitor_counts(user: User) -> QuerySet[PhareProject]:
 
 
 def recent_incidents(project: PhareProject, *, limit: int = 10) -> QuerySet[IncidentAttempt]:
-    return IncidentAttempt.objects.filter(
-        project=project, state=IncidentAttempt.State.CREATED
-    ).select_related("actor")[:limit]
+    return IncidentAttempt.objects.filter(project=project, state=IncidentAttempt.State.CREATED)[
+        :limit
+    ]
 
 
 def monitor_search(
