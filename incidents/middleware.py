@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpResponse
 
@@ -11,3 +12,14 @@ class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
         if getattr(request, "htmx", False):
             return HttpResponse("Log in again.", status=401, content_type="text/plain")
         return super().handle_no_permission(request, view_func)
+
+
+def client_ip(request) -> str:
+    """The address a request came from, for login throttling. Behind TRUSTED_PROXY_COUNT load
+    balancers that each append to X-Forwarded-For, it is that many entries from the right: the
+    entries further left are whatever the client chose to send."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
+        return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")

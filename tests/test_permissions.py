@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from incidents.models import AuditEntry, Membership
 from tests.conftest import make_member
+from tests.test_hardening import assert_strict_csp
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +94,7 @@ def test_permission_matrix(clients, project, audit_entry, sandbox, name, persona
     method, url, data = urls(project, audit_entry)[name]
     response = getattr(clients[persona], method)(url, data)
     assert response.status_code == EXPECTED[name][persona]
+    assert_strict_csp(response)
     if persona in ("anonymous", "outsider"):
         body = response.content.decode()
         monitor_name = project.monitors.get(phare_id=1).name

@@ -51,6 +51,11 @@ def page(browser):
             page.console_errors.append(message.text)
 
     page.on("console", record)
+    # Chromium reports most violations on the console; this catches every one, by name.
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (event) => console.error("
+        "'CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI))"
+    )
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     yield page
     context.close()

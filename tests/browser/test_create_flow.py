@@ -30,7 +30,9 @@ def test_create_an_incident_then_see_phares_422_inline(
 ):
     first, second = project.monitors.order_by("phare_id")[:2]
     log_in(page, live_server, alice)
-    page.get_by_role("link", name=project.name).click()
+    with page.expect_response(lambda response: response.url.endswith(project.slug + "/")) as info:
+        page.get_by_role("link", name=project.name).click()
+    assert "unsafe" not in info.value.headers["content-security-policy"]
     expect(page.locator("#timezone-name")).to_have_text("Europe/Paris")
 
     page.get_by_label("Impact").select_option(label="Major outage")
@@ -159,4 +161,17 @@ def test_select_all_matches_then_submit(page: Page, live_server, alice, project,
     page.get_by_role("button", name="Create incident").click()
     expect(page.locator("#created-result")).to_contain_text("created")
     assert sorted(sandbox.state.create_requests[0]["monitors"]) == expected
+    assert page.console_errors == []
+
+
+def test_admin_pages_work_under_the_policy(page: Page, live_server, project, django_user_model):
+    django_user_model.objects.create_superuser("root", password="root-password-1")
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("root-password-1")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Phare projects").click()
+    page.get_by_role("link", name=project.name).click()
+    expect(page.get_by_role("heading", name="Change Phare project")).to_be_visible()
+    page.get_by_role("link", name="Audit entries").click()
     assert page.console_errors == []
