@@ -33,6 +33,7 @@ IMPACT_SPELLINGS = {
 MONITORS_PER_PAGE = 100  # Phare's maximum per_page
 MAX_PAGES = 1000  # a guard against a `links.next` that never ends
 SYNC_PAGE_MAX_WAIT = 180.0  # a sync may pause this long for the rate budget between pages
+CHECK_ACCESS_MAX_WAIT = 2.0  # a connection check waits this long at most for the rate budget
 PAGE_ATTEMPTS = 3  # a page refused with 429 is read again after Retry-After
 BLOCK_WITHOUT_RETRY_AFTER = 60.0
 
@@ -187,6 +188,14 @@ class PhareClient:
         return _parse_incident(
             _json_body(response, write=True), write=True, status=response.status_code
         )
+
+    def check_access(self) -> None:
+        """The cheapest read that needs the token: the first monitor of the project. Raises the
+        PhareError Phare's answer maps to (PhareAuthError for a 401 or 403)."""
+        response = self._send("GET", "/uptime/monitors?per_page=1", max_wait=CHECK_ACCESS_MAX_WAIT)
+        if response.status_code != 200:
+            raise _error_for(response, write=False)
+        _json_body(response, write=False)
 
     def list_monitors(
         self,
@@ -399,7 +408,8 @@ def _json_body(response: httpx.Response, *, write: bool) -> Any:
         ) from None
 
 
-def _message(body: Any, default: str) -> str:
+def message_in(body: Any, default: str) -> str:
+    """Phare's own `message` from an error body, or `default`."""
     if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
         return body["message"]
     return default
@@ -420,20 +430,20 @@ def _error_for(response: httpx.Response, *, write: bool) -> PhareError:
         )
     if status == 403:
         return PhareAuthError(
-            "The token lacks a permission (403): " + _message(body, "Phare refused the action."),
+            "The token lacks a permission (403): " + message_in(body, "Phare refused the action."),
             status=status,
             body=body,
         )
     if status == 404:
         return PhareNotFound(
-            f"Phare answered 404 ({_message(body, 'not found')}). Check the project's Phare id "
+            f"Phare answered 404 ({message_in(body, 'not found')}). Check the project's Phare id "
             "or slug in the admin.",
             status=status,
             body=body,
         )
     if status == 422:
         return PhareValidationError(
-            _message(body, "Phare rejected the incident."),
+            message_in(body, "Phare rejected the incident."),
             field_errors=field_errors_from(body),
             body=body,
         )

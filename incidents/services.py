@@ -23,11 +23,13 @@ from incidents.phare import (
     Incident,
     IncidentPayload,
     MonitorSummary,
+    PhareAuthError,
     PhareClient,
     PhareError,
     PhareOutcomeUnknown,
     PhareValidationError,
     field_errors_from,
+    message_in,
 )
 
 logger = logging.getLogger(__name__)
@@ -358,6 +360,31 @@ def _sync_logging_failures(project: PhareProject, lease: datetime) -> None:
         logger.warning("monitor refresh of %s failed: %s", project.slug, error.message)
     except Exception:
         logger.exception("monitor refresh of %s crashed", project.slug)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    works: bool
+    summary: str
+    detail: str = ""
+
+
+def connection_check(*, actor: User, project: PhareProject) -> ConnectionCheck:
+    """Whether Phare accepts the project's token, with one cheap read (admins only)."""
+    permissions.require(actor, project, Capability.MANAGE)
+    try:
+        PhareClient(project).check_access()
+    except PhareAuthError as error:
+        if error.status == 401:
+            return ConnectionCheck(False, "Token rejected (401)", "Phare does not accept it.")
+        if error.status == 403:
+            message = message_in(error.body, "")
+            detail = f"Phare says: “{message}”" if message else "Phare gave no reason."
+            return ConnectionCheck(False, "Missing permission (403)", detail)
+        return ConnectionCheck(False, "No usable token", error.message)
+    except PhareError as error:
+        return ConnectionCheck(False, "Could not check", error.message)
+    return ConnectionCheck(True, "Works", "Phare accepted the token and listed the monitors.")
 
 
 COMMAND_LINE_ACTOR = "command line"

@@ -16,6 +16,7 @@ urlpatterns = [
         views.monitor_sync_status,
         name="monitor_sync_status",
     ),
+    path("projects/<slug:slug>/connection/", views.connection_check, name="connection_check"),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/<int:pk>/", views.audit_detail, name="audit_detail"),
 ]

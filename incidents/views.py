@@ -70,6 +70,7 @@ def _render_form_page(
     banner: str = "",
     status: int = 200,
     search: str = "",
+    connection: services.ConnectionCheck | None = None,
 ) -> HttpResponse:
     can_respond = permissions.can(request.user, project, Capability.RESPOND)
     selected_monitors = form.selected_monitors() if can_respond else []
@@ -91,6 +92,8 @@ def _render_form_page(
         "add_recent_row": add_recent_row,
         "banner": banner,
         "search": search,
+        "can_manage": permissions.can(request.user, project, Capability.MANAGE),
+        "connection": connection,
     }
     if request.htmx:
         return render(request, f"{FORM_PAGE}#incident_panel_response", context, status=status)
@@ -217,6 +220,18 @@ def _sync_status_response(request: HttpRequest, project: PhareProject) -> HttpRe
         # The search box listens for this and reloads its results from the new copy.
         trigger_client_event(response, "monitors-refreshed")
     return response
+
+
+@require_POST
+def connection_check(request: HttpRequest, slug: str) -> HttpResponse:
+    """Admins check the stored token with one cheap read; without JavaScript the project page
+    comes back with the result."""
+    project = _project_for(request, slug, Capability.MANAGE)
+    connection = services.connection_check(actor=request.user, project=project)
+    if request.htmx:
+        context = {"project": project, "connection": connection}
+        return render(request, f"{FORM_PAGE}#connection_result", context)
+    return _render_form_page(request, project, IncidentForm(project=project), connection=connection)
 
 
 @require_GET

@@ -66,6 +66,7 @@ def urls(project, entry) -> dict:
         "search": ("get", reverse("incidents:monitor_search", kwargs=slug), {"q": "a"}),
         "refresh": ("post", reverse("incidents:monitor_refresh", kwargs=slug), {}),
         "sync_status": ("get", reverse("incidents:monitor_sync_status", kwargs=slug), {}),
+        "connection": ("post", reverse("incidents:connection_check", kwargs=slug), {}),
         "audit_list": ("get", reverse("incidents:audit_list"), {}),
         "audit_detail": ("get", reverse("incidents:audit_detail", args=[entry.pk]), {}),
     }
@@ -83,6 +84,8 @@ EXPECTED = {
     "search": {"anonymous": 302, "outsider": 404} | RESPOND,
     "refresh": {"anonymous": 302, "outsider": 404} | RESPOND,
     "sync_status": {"anonymous": 302, "outsider": 404} | RESPOND,
+    "connection": {"anonymous": 302, "outsider": 404, "viewer": 403, "responder": 403}
+    | {"project_admin": 200, "superuser": 200},
     "audit_list": {"anonymous": 302, "outsider": 200} | OK,
     "audit_detail": {"anonymous": 302, "outsider": 404} | OK,
 }
