@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from incidents import credentials, services
 from incidents.models import AuditEntry, IncidentAttempt, Membership, Monitor, PhareProject
@@ -31,6 +31,7 @@ class PhareProjectAdminForm(forms.ModelForm):
         model = PhareProject
         fields = PROJECT_FIELDS
 
+    @sensitive_variables()
     def clean_token(self) -> str:
         token = self.cleaned_data["token"]
         if token:
@@ -67,6 +68,7 @@ class PhareProjectAdmin(admin.ModelAdmin):
     def token_hint(self, project: PhareProject) -> str:
         return project.token_hint
 
+    @sensitive_variables()
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # Token changes go through the use cases, which check the role and audit them.

@@ -12,6 +12,7 @@ from functools import cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 from incidents.models import PhareProject
 
@@ -55,6 +56,7 @@ def check_configuration() -> None:
     _cipher()
 
 
+@sensitive_variables()
 def validate_token(token: str) -> str:
     """The token as it will be stored, or ValueError saying what is wrong with it."""
     token = token.strip()
@@ -66,6 +68,7 @@ def validate_token(token: str) -> str:
     return token
 
 
+@sensitive_variables()
 def encrypt_token_into(project: PhareProject, token: str) -> None:
     """Encrypt `token` into the project's columns (the caller saves the project)."""
     token = validate_token(token)
@@ -74,6 +77,7 @@ def encrypt_token_into(project: PhareProject, token: str) -> None:
     project.token_fingerprint = hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+@sensitive_variables()
 def reveal_token(project: PhareProject) -> str:
     """The plain token, for the Phare client's Authorization header and nothing else."""
     if not project.token_ciphertext:

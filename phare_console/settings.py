@@ -201,6 +201,10 @@ MONITOR_SYNC_IN_BACKGROUND = env.bool("MONITOR_SYNC_IN_BACKGROUND", default=True
 # Checked at start-up by incidents.apps (a missing or invalid key stops the console with DEBUG off).
 CREDENTIAL_KEYS = env.list("CREDENTIAL_KEYS", default=[])
 
+# Error pages and reports hide frames marked @sensitive_variables, POST data marked
+# sensitive_post_parameters and secret settings, with DEBUG on as well as off.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "incidents.error_reports.ConsoleExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -222,6 +222,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         info = state.tokens.get(token) if token else None
         if info is None:
             return _message(401, "Unauthorized")
+        with state.lock:
+            state.tokens_seen.add(token)
 
         rate_headers: dict[str, str] = {}
         if is_uptime:

@@ -103,6 +103,7 @@ class SandboxState:
         self.incidents: list[dict[str, Any]] = []
         self.create_requests: list[Any] = []
         self.request_log: list[str] = []  # "METHOD /path?query" of every API request
+        self.tokens_seen: set[str] = set()  # known tokens that reached the API
         self.faults: list[Fault] = []
         self._calls: deque[float] = deque()
         self._next_incident_id = 1
@@ -132,6 +133,7 @@ class SandboxState:
             self.incidents.clear()
             self.create_requests.clear()
             self.request_log.clear()
+            self.tokens_seen.clear()
             self.faults.clear()
             self._calls.clear()
             self._next_incident_id = 1

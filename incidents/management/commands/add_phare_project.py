@@ -1,6 +1,7 @@
 import os
 
 from django.core.management.base import BaseCommand, CommandError
+from django.views.decorators.debug import sensitive_variables
 
 from incidents import services
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             help="The token is organization-scoped: send the project header on every call.",
         )
 
+    @sensitive_variables()
     def handle(
         self,
         *args,
