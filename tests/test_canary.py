@@ -17,6 +17,7 @@ from django.views.debug import ExceptionReporter
 from incidents import phare, services
 from incidents.models import AuditEntry, PhareProject
 from tests.conftest import make_member
+from tests.test_hardening import assert_strict_csp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CANARY = f"pha_canary_{uuid.uuid4().hex}"
@@ -204,6 +205,7 @@ def test_a_crash_shows_and_reports_no_token(
         assert "sensitive_variables_wrapper" in body
     else:
         assert "Something went wrong in the console" in body
+        assert_strict_csp(response)
     assert_nowhere(body, "the error page")
 
     # The report mailed to ADMINS (or sent to an error tracker) from the logged error.
