@@ -8,6 +8,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +50,7 @@ class Response:
     body: Any = None  # JSON value; None means an empty body
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None  # sent as-is instead of ``body`` (fault bodies)
+    delivery: str = "full"  # or "dropped" (no answer at all), "truncated" (half the body)
 
 
 class BadRequestBody(Exception):
@@ -170,6 +173,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send(self, response: Response) -> None:
+        if response.delivery == "dropped":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if response.raw is not None:
             payload = response.raw
             content_type = "application/json" if _is_json(payload) else "text/plain; charset=utf-8"
@@ -186,7 +193,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD":
+            if response.delivery == "truncated":
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif self.command != "HEAD":
                 self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up waiting (the console's timeout tests do this on purpose).
@@ -271,10 +283,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if self.command != "GET" and info.read_only:
             return _message(403, "The uptime:write permission is required to perform this action.")
         if route == "create_incident":
-            return self._create_incident(raw)
+            # Recorded before any fault, so tests still see what the console sent.
+            with suppress(ValueError):
+                state.record_create_request(_parse_json(raw))
         fault = state.take_fault(route)
-        if fault:
-            return _fault_response(fault)
+        if fault is None:
+            return self._process(route, resource_id, query, raw)
+        return _apply_fault(fault, lambda: self._process(route, resource_id, query, raw))
+
+    def _process(
+        self, route: str, resource_id: int, query: dict[str, list[str]], raw: bytes
+    ) -> Response:
+        state = self.server.state
+        if route == "create_incident":
+            return self._create_incident(raw)
         try:
             if route == "list_monitors":
                 return self._list_monitors(query)
@@ -290,18 +312,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _create_incident(self, raw: bytes) -> Response:
         state = self.server.state
-        body: Any = None
-        malformed = False
         try:
             body = _parse_json(raw)
         except ValueError:
             malformed = True
         else:
-            state.record_create_request(body)
-        # Faults come after recording so tests can still see what the console sent.
-        fault = state.take_fault("create_incident")
-        if fault:
-            return _fault_response(fault)
+            malformed = False
         if malformed:
             return _message(400, "Malformed JSON.")
         if not isinstance(body, dict):
@@ -403,6 +419,21 @@ def _is_json(payload: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _apply_fault(fault: Fault, process: Callable[[], Response]) -> Response:
+    if fault.action == "respond":
+        return _fault_response(fault)
+    if fault.action == "drop":
+        return Response(0, delivery="dropped")
+    response = process()
+    if fault.delay_ms:
+        time.sleep(fault.delay_ms / 1000)
+    if fault.action == "process_then_drop":
+        response.delivery = "dropped"
+    elif fault.action == "process_then_truncate":
+        response.delivery = "truncated"
+    return response
 
 
 def _fault_response(fault: Fault) -> Response:

@@ -34,10 +34,24 @@ class TokenInfo:
     read_only: bool = False
 
 
+# What a fault does to the next requests of its route. "respond" answers ``status`` and
+# ``body`` instead of doing the work; the others do the work (an incident is created), then:
+FAULT_ACTIONS = frozenset(
+    {
+        "respond",
+        "drop",  # close the connection without doing the work or answering
+        "process_then_drop",  # close the connection without answering
+        "process_then_truncate",  # answer with half the body (Content-Length of the whole)
+        "process_then_delay",  # answer after ``delay_ms`` (to outlast the client's timeout)
+    }
+)
+
+
 @dataclass
 class Fault:
-    """Answer the next ``count`` requests to ``route`` with ``status`` instead, once
-    ``after`` of them have been answered normally (to fail a read part-way)."""
+    """Apply ``action`` to the next ``count`` requests to ``route``, once ``after`` of them
+    have been answered normally (to fail a read part-way). ``delay_ms`` waits before any
+    answer; ``retry_after`` adds that header to a "respond" answer."""
 
     route: str = "any"
     count: int = 1
@@ -46,10 +60,13 @@ class Fault:
     delay_ms: int = 0
     retry_after: int | None = None
     after: int = 0
+    action: str = "respond"
 
     def __post_init__(self) -> None:
         if self.route not in FAULT_ROUTES:
             raise ValueError(f"route must be one of: {', '.join(sorted(FAULT_ROUTES))}")
+        if self.action not in FAULT_ACTIONS:
+            raise ValueError(f"action must be one of: {', '.join(sorted(FAULT_ACTIONS))}")
         if not _is_int(self.count) or self.count < 1:
             raise ValueError("count must be an integer >= 1")
         if not _is_int(self.status) or not 100 <= self.status <= 599:
@@ -151,8 +168,9 @@ class SandboxState:
         delay_ms: int = 0,
         retry_after: int | None = None,
         after: int = 0,
+        action: str = "respond",
     ) -> Fault:
-        fault = Fault(route, count, status, body, delay_ms, retry_after, after)
+        fault = Fault(route, count, status, body, delay_ms, retry_after, after, action)
         with self.lock:
             self.faults.append(fault)
         return fault

@@ -422,10 +422,41 @@ def test_python_fault_with_raw_body_and_delay(
     assert client.get("/uptime/monitors").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("action", "created", "error"),
+    [
+        ("drop", 0, httpx.RemoteProtocolError),
+        ("process_then_drop", 1, httpx.RemoteProtocolError),
+        ("process_then_truncate", 1, httpx.RemoteProtocolError),
+        ("process_then_delay", 1, httpx.ReadTimeout),
+    ],
+)
+def test_faults_that_break_the_answer(
+    sandbox: RunningSandbox, client: httpx.Client, action: str, created: int, error: type
+) -> None:
+    delay_ms = 400 if action == "process_then_delay" else 0
+    fault = {"route": "create_incident", "action": action, "delay_ms": delay_ms}
+    assert client.post("/__sandbox__/faults", json=fault).status_code == 201
+    with pytest.raises(error):
+        client.post("/uptime/incidents", json=VALID_INCIDENT, timeout=0.2)
+    time.sleep(0.3)  # a delayed answer finishes its work on the server's side
+    assert len(sandbox.state.incidents) == created
+    assert create(client).status_code == 201  # one request each, then back to normal
+
+
+@pytest.mark.parametrize("body", ["", "<html>Bad gateway</html>", '{"id": 1, "tit'])
+def test_fault_bodies_are_sent_as_given(client: httpx.Client, body: str) -> None:
+    fault = {"route": "create_incident", "status": 201, "body": body}
+    client.post("/__sandbox__/faults", json=fault)
+    response = create(client)
+    assert (response.status_code, response.text) == (201, body)
+
+
 def test_invalid_fault_is_422(client: httpx.Client) -> None:
     assert client.post("/__sandbox__/faults", json={"route": "nowhere"}).status_code == 422
     assert client.post("/__sandbox__/faults", json={"count": 0}).status_code == 422
     assert client.post("/__sandbox__/faults", json={"colour": "red"}).status_code == 422
+    assert client.post("/__sandbox__/faults", json={"action": "explode"}).status_code == 422
 
 
 def test_reset_restores_seed(sandbox: RunningSandbox, client: httpx.Client) -> None:
