@@ -188,7 +188,14 @@ class IncidentAttempt(models.Model):
         null=True, blank=True, help_text="When the incident started, as Phare recorded it."
     )
     error = models.TextField(blank=True)
+    found_in_phare = models.BooleanField(
+        default=False, help_text="Settled by finding the incident in Phare after a failed answer."
+    )
+    sends = models.PositiveSmallIntegerField(
+        default=1, help_text="Times sent to Phare: a retry with the same key sends again."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -222,6 +229,7 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         INCIDENT_CREATE_STARTED = "incident.create.started", "Create incident: sent"
         INCIDENT_CREATE_FINISHED = "incident.create.finished", "Create incident: answered"
+        INCIDENT_CREATE_RECONCILED = "incident.create.reconciled", "Create incident: looked up"
         CREDENTIAL_SET = "credential.set", "Token set"
         CREDENTIAL_CLEARED = "credential.cleared", "Token cleared"
 
@@ -232,6 +240,7 @@ class AuditEntry(models.Model):
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown outcome"
         RECORDED = "recorded", "Recorded"
+        NOT_FOUND = "not_found", "Not found in Phare"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -33,6 +33,10 @@ IMPACT_SPELLINGS = {
 MONITORS_PER_PAGE = 100  # Phare's maximum per_page
 MAX_PAGES = 1000  # a guard against a `links.next` that never ends
 SYNC_PAGE_MAX_WAIT = 180.0  # a sync may pause this long for the rate budget between pages
+CONNECT_ATTEMPTS = 3  # a connection that fails is tried again twice: 0.2 s, then 0.4 s later
+CONNECT_BACKOFF_S = 0.2
+CREATE_ATTEMPTS = 2  # a create refused with 429 is sent once more, after a short Retry-After
+RECONCILE_PAGES = 5  # pages of recent incidents read when looking for an unanswered create
 CHECK_ACCESS_MAX_WAIT = 2.0  # a connection check waits this long at most for the rate budget
 PAGE_ATTEMPTS = 3  # a page refused with 429 is read again after Retry-After
 BLOCK_WITHOUT_RETRY_AFTER = 60.0
@@ -159,10 +163,7 @@ def _shared_http_client() -> httpx.Client:
     global _http_client
     with _http_client_lock:
         if _http_client is None:
-            # retries= only repeats failed connection attempts, so it never repeats a POST
-            # that reached Phare.
             _http_client = httpx.Client(
-                transport=httpx.HTTPTransport(retries=2),
                 headers={"Accept": "application/json", "User-Agent": "phare-incident-console"},
                 follow_redirects=False,
             )
@@ -180,7 +181,20 @@ class PhareClient:
 
     def create_incident(self, payload: IncidentPayload) -> Incident:
         """POST /uptime/incidents. Never retried once the request may have reached Phare."""
-        response = self._send("POST", "/uptime/incidents", json=payload.to_json(), write=True)
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            response = self._send("POST", "/uptime/incidents", json=payload.to_json(), write=True)
+            if response.status_code == 429 and attempt < CREATE_ATTEMPTS:
+                # Phare refused it unread; sent again only if the wait is short. The budget
+                # (blocked for Retry-After + 1 s) makes the next send wait.
+                error = _error_for(response, write=True)
+                if (
+                    error.retry_after is None
+                    or error.retry_after + 1 > settings.PHARE_WRITE_MAX_WAIT
+                ):
+                    raise error
+                time.sleep(self._unrecorded_pause)  # 0 unless the budget could not record it
+                continue
+            break
         # The contract says 201; any success is read the same way, so a created incident is
         # never reported as a failure.
         if not response.is_success:
@@ -188,6 +202,26 @@ class PhareClient:
         return _parse_incident(
             _json_body(response, write=True), write=True, status=response.status_code
         )
+
+    def recent_incidents(self, *, since: datetime) -> list[Incident]:
+        """The project's incidents created since `since`, newest first as Phare lists them, at
+        most RECONCILE_PAGES pages. Items that do not describe an incident are skipped."""
+        found: list[Incident] = []
+        url: str | None = f"{self._api_url()}/uptime/incidents?per_page={MONITORS_PER_PAGE}"
+        for _ in range(RECONCILE_PAGES):
+            response = self._read_page(url, max_wait=CHECK_ACCESS_MAX_WAIT, on_wait=_ignore)
+            body = _json_body(response, write=False)
+            items = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise PhareBadResponse("Phare's incident list did not have the expected shape.")
+            page = [incident for item in items if (incident := _listed_incident(item))]
+            found.extend(i for i in page if i.created_at is None or i.created_at >= since)
+            older = [i for i in page if i.created_at is not None and i.created_at < since]
+            url = (body.get("links") or {}).get("next")
+            if older or not url or not items:
+                break
+            self._check_same_origin(url)
+        return found
 
     def check_access(self) -> None:
         """The cheapest read that needs the token: the first monitor of the project. Raises the
@@ -335,13 +369,11 @@ class PhareClient:
         self._wait_for_budget(write=write, max_wait=max_wait, on_wait=on_wait)
         started = time.monotonic()
         try:
-            response = _shared_http_client().request(
-                method, url, json=json, headers=headers, timeout=_timeout()
-            )
+            response = self._request_with_connect_retries(method, url, json=json, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             raise PhareUnavailable(
-                "Phare could not be reached (connection failed). Nothing was sent; "
-                "it is safe to try again."
+                f"Phare could not be reached (connection failed {CONNECT_ATTEMPTS} times). "
+                "Nothing was sent; it is safe to try again."
             ) from None
         except httpx.TimeoutException:
             if write:
@@ -383,6 +415,24 @@ class PhareClient:
             (time.monotonic() - started) * 1000,
         )
         return response
+
+    @sensitive_variables()
+    def _request_with_connect_retries(
+        self, method: str, url: str, *, json: Any, headers: dict[str, str]
+    ) -> httpx.Response:
+        """A failed connection means the request never left: it is tried again, a bounded
+        number of times with a growing pause. Anything after the connection is not repeated."""
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                return _shared_http_client().request(
+                    method, url, json=json, headers=headers, timeout=_timeout()
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+                if attempt == CONNECT_ATTEMPTS - 1:
+                    raise
+                logger.info("phare %s: connection failed, trying again", urlsplit(url).path)
+                time.sleep(CONNECT_BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
 
 
 def _timeout() -> httpx.Timeout:
@@ -523,6 +573,21 @@ def _parse_incident(body: Any, *, write: bool, status: int) -> Incident:
             status=status,
             body=body,
         ) from None
+
+
+def _listed_incident(item: Any) -> Incident | None:
+    """An incident from Phare's list, or None. Older documentation shows a single
+    `uptime_monitor_id` instead of the `monitors` list: both are read."""
+    if isinstance(item, dict) and "monitors" not in item and item.get("uptime_monitor_id"):
+        item = {**item, "monitors": [item["uptime_monitor_id"]]}
+    try:
+        return _parse_incident(item, write=False, status=200)
+    except PhareBadResponse:
+        return None
+
+
+def _ignore(*args: Any) -> None:
+    pass
 
 
 def _parse_monitor(item: dict[str, Any]) -> MonitorSummary:

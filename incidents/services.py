@@ -52,28 +52,27 @@ User = AbstractBaseUser | AnonymousUser
 
 
 class SubmissionAlreadyHandled(Exception):
-    """The submission key was used before; `attempt` is the first submission's record."""
+    """The submission key was used before; `attempt` is the first submission's record, in the
+    state it reached while this request waited for it."""
 
     def __init__(self, attempt: IncidentAttempt):
         self.attempt = attempt
         if attempt.state == IncidentAttempt.State.SENDING:
             message = (
-                "This form is already being sent to Phare; nothing was sent twice. Its result "
-                "will be in “Recently created” and in the audit log in a moment."
+                "This form is still being sent to Phare by an earlier click; nothing was sent "
+                "twice. Its result will be in “Recently created” and in the audit log."
             )
-        elif attempt.state == IncidentAttempt.State.UNKNOWN:
-            message = (
-                "This form was already sent, and whether Phare created the incident is "
-                "unknown; nothing was sent again. Check Phare's incident list: if the incident "
-                "is not there, reload this page and create it again."
-            )
+        elif attempt.state == IncidentAttempt.State.CREATED:
+            message = "This form was already sent and the incident created; nothing was sent again."
         else:
-            message = (
-                f"This form was already sent ({attempt.get_state_display().lower()}); nothing "
-                "was sent again. Reload the page to start a new incident."
-            )
+            message = f"This form was just sent and Phare did not create it: {attempt.error}"
         super().__init__(message)
         self.message = message
+
+
+class ReconciliationFailed(PhareError):
+    """Before sending a form again, the console could not read Phare's incident list, so it
+    sent nothing (the first try may have created the incident)."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +89,15 @@ def incident_create(
     payload: IncidentPayload,
     submission_key: uuid.UUID,
 ) -> IncidentAttempt:
-    """Create an incident in Phare, at most once per submission key, auditing before and after.
+    """Create an incident in Phare, at most once per submission key, auditing every step.
 
-    Returns the settled attempt on success. Raises SubmissionAlreadyHandled when the key was
-    used before (Phare is not called again; a rejected first attempt re-raises its 422), and
-    the PhareError of a failed call after recording it.
+    The first use of a key claims it (a unique constraint) and sends. The same key again:
+    - while the first request is still sending (double click, a second tab or app server):
+      waits for its result, then raises SubmissionAlreadyHandled;
+    - after a 422: re-raises the same validation errors;
+    - after a failure or an unknown outcome ("try again"): looks for the incident in Phare
+      first, settles the attempt as created if it is there, and sends again only if not.
+    Returns the created attempt; raises the PhareError of a failed call after recording it.
     """
     permissions.require(actor, project, Capability.RESPOND)
     body = payload.to_json()
@@ -105,12 +108,25 @@ def incident_create(
             )
             _audit(attempt, AuditEntry.Action.INCIDENT_CREATE_STARTED, AuditEntry.Outcome.PENDING)
     except IntegrityError:
-        _raise_for_earlier_submission(submission_key, project)
+        attempt = _earlier_attempt(submission_key, project)
+        previous = _claim_retry(attempt, actor=actor)
+        if previous is None:
+            raise SubmissionAlreadyHandled(_wait_while_sending(attempt)) from None
+        incident = _reconcile(attempt, previous=previous, sent_body=attempt.payload, on_absent=None)
+        if incident is not None:
+            return attempt
+        attempt.payload = body
+        attempt.sends += 1
+        attempt.save(update_fields=["payload", "sends", "actor", "updated_at"])
+        _audit(attempt, AuditEntry.Action.INCIDENT_CREATE_STARTED, AuditEntry.Outcome.PENDING)
+    return _send(attempt, payload)
 
+
+def _send(attempt: IncidentAttempt, payload: IncidentPayload) -> IncidentAttempt:
     # No transaction is open here: the record of the attempt stays whatever Phare does.
     started = time.monotonic()
     try:
-        incident = PhareClient(project).create_incident(payload)
+        incident = PhareClient(attempt.project).create_incident(payload)
     except PhareError as error:
         _settle(attempt, error=error, duration_ms=_elapsed_ms(started))
         raise
@@ -126,8 +142,8 @@ def incident_create(
     return attempt
 
 
-def _raise_for_earlier_submission(submission_key: uuid.UUID, project: PhareProject) -> None:
-    attempt = IncidentAttempt.objects.get(submission_key=submission_key)
+def _earlier_attempt(submission_key: uuid.UUID, project: PhareProject) -> IncidentAttempt:
+    attempt = IncidentAttempt.objects.select_related("project").get(submission_key=submission_key)
     if attempt.project_id != project.pk:
         raise PermissionDenied("That submission belongs to another project.")
     if attempt.state == IncidentAttempt.State.REJECTED:
@@ -135,17 +151,144 @@ def _raise_for_earlier_submission(submission_key: uuid.UUID, project: PhareProje
         answer = attempt.audit_entries.filter(
             action=AuditEntry.Action.INCIDENT_CREATE_FINISHED
         ).first()
-        body = answer.response_body if answer else None
+        response_body = answer.response_body if answer else None
         raise PhareValidationError(
             attempt.error or "Phare rejected the incident.",
-            field_errors=field_errors_from(body),
-            body=body,
+            field_errors=field_errors_from(response_body),
+            body=response_body,
         )
-    raise SubmissionAlreadyHandled(attempt)
+    return attempt
+
+
+RETRYABLE_STATES = (IncidentAttempt.State.FAILED, IncidentAttempt.State.UNKNOWN)
+
+
+def _claim_retry(attempt: IncidentAttempt, *, actor: User) -> str | None:
+    """Take a failed, unknown or abandoned attempt back to "sending" for this request only (a
+    conditional update: of two requests retrying at once, one wins, the other waits). Returns
+    the state it had (an abandoned "sending" counts as unknown), or None when not claimed."""
+    stale_before = timezone.now() - _sending_stale_after()
+    claimable = Q(state__in=RETRYABLE_STATES) | Q(
+        state=IncidentAttempt.State.SENDING, updated_at__lt=stale_before
+    )
+    claimed = IncidentAttempt.objects.filter(claimable, pk=attempt.pk).update(
+        state=IncidentAttempt.State.SENDING, updated_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    previous = attempt.state if attempt.state in RETRYABLE_STATES else IncidentAttempt.State.UNKNOWN
+    attempt.refresh_from_db()
+    if actor.is_authenticated:
+        attempt.actor = actor
+    return previous
+
+
+def _sending_stale_after() -> timedelta:
+    """Longer than any send can take (connection retries, budget wait, Phare's timeout): an
+    attempt still "sending" after this was abandoned by a process that died."""
+    return timedelta(seconds=settings.PHARE_TIMEOUT + settings.PHARE_WRITE_MAX_WAIT + 30)
+
+
+WAIT_POLL_S = 0.1
+
+
+def _wait_while_sending(attempt: IncidentAttempt) -> IncidentAttempt:
+    """The attempt once it leaves "sending", or as it is after the longest possible send."""
+    deadline = time.monotonic() + _sending_stale_after().total_seconds()
+    while attempt.state == IncidentAttempt.State.SENDING and time.monotonic() < deadline:
+        time.sleep(WAIT_POLL_S)
+        attempt.refresh_from_db()
+    return attempt
+
+
+RECONCILE_CLOCK_SKEW = timedelta(minutes=2)
+
+
+def _reconcile(
+    attempt: IncidentAttempt,
+    *,
+    previous: str,
+    sent_body: dict,
+    on_absent: IncidentAttempt.State | None,
+) -> Incident | None:
+    """Look in Phare for the incident an earlier send of `attempt` may have created. Found: the
+    attempt is settled as created and the incident returned. Not found: None, the attempt left
+    "sending" for the caller to send again, or settled as `on_absent`. Phare unreadable: the
+    attempt goes back to its earlier state and ReconciliationFailed is raised."""
+    started = time.monotonic()
+    since = attempt.created_at - RECONCILE_CLOCK_SKEW
+    try:
+        candidates = PhareClient(attempt.project).recent_incidents(since=since)
+    except PhareError as error:
+        failure = ReconciliationFailed(
+            "Before sending this incident again the console looks for it in Phare, and that "
+            f"failed: {error.message} Nothing was sent.",
+            status=error.status,
+            body=error.body,
+        )
+        _settle_lookup(attempt, error=failure, state=previous, duration_ms=_elapsed_ms(started))
+        raise failure from None
+    incident = next((i for i in candidates if _same_incident(i, sent_body)), None)
+    if incident is not None:
+        _settle(attempt, incident=incident, duration_ms=_elapsed_ms(started), lookup=True)
+        return incident
+    _audit(
+        attempt,
+        AuditEntry.Action.INCIDENT_CREATE_RECONCILED,
+        AuditEntry.Outcome.NOT_FOUND,
+        duration_ms=_elapsed_ms(started),
+    )
+    if on_absent is not None:
+        attempt.state = on_absent
+        attempt.error = "Phare has no such incident: it is safe to create it again."
+        attempt.save(update_fields=["state", "error", "updated_at"])
+    return None
+
+
+def _same_incident(incident: Incident, sent_body: dict) -> bool:
+    if incident.title.strip() != str(sent_body.get("title", "")).strip():
+        return False
+    if "monitors" in incident.raw or incident.monitors:
+        return set(incident.monitors) == set(sent_body.get("monitors") or [])
+    return True
+
+
+def reconcile_unknown(*, actor: User | None, attempt: IncidentAttempt) -> Incident | None:
+    """Settle an unknown attempt without sending anything: created when Phare has the incident,
+    otherwise failed, so that pressing the button again is a safe new send."""
+    if actor is not None:
+        permissions.require(actor, attempt.project, Capability.RESPOND)
+    claimed = IncidentAttempt.objects.filter(
+        pk=attempt.pk, state=IncidentAttempt.State.UNKNOWN
+    ).update(state=IncidentAttempt.State.SENDING, updated_at=timezone.now())
+    if not claimed:
+        return None
+    attempt.refresh_from_db()
+    return _reconcile(
+        attempt,
+        previous=IncidentAttempt.State.UNKNOWN,
+        sent_body=attempt.payload,
+        on_absent=IncidentAttempt.State.FAILED,
+    )
 
 
 def _elapsed_ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
+
+
+def _settle_lookup(
+    attempt: IncidentAttempt, *, error: PhareError, state: str, duration_ms: int
+) -> None:
+    attempt.state = state
+    attempt.error = error.message
+    attempt.save(update_fields=["state", "error", "updated_at"])
+    _audit(
+        attempt,
+        AuditEntry.Action.INCIDENT_CREATE_RECONCILED,
+        AuditEntry.Outcome(state),
+        response_body=error.body,
+        duration_ms=duration_ms,
+    )
 
 
 def _settle(
@@ -154,9 +297,11 @@ def _settle(
     incident: Incident | None = None,
     error: PhareError | None = None,
     duration_ms: int,
+    lookup: bool = False,
 ) -> None:
     if incident is not None:
         state, status = IncidentAttempt.State.CREATED, 201
+        attempt.found_in_phare = lookup
         attempt.phare_incident_id = incident.id
         attempt.phare_incident_slug = incident.slug
         attempt.phare_incident_at = incident.incident_at or incident.created_at
@@ -173,7 +318,9 @@ def _settle(
     attempt.save()
     _audit(
         attempt,
-        AuditEntry.Action.INCIDENT_CREATE_FINISHED,
+        AuditEntry.Action.INCIDENT_CREATE_RECONCILED
+        if lookup
+        else AuditEntry.Action.INCIDENT_CREATE_FINISHED,
         AuditEntry.Outcome(state.value),
         response_body=incident.raw if incident else (error.body if error else None),
         duration_ms=duration_ms,

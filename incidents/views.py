@@ -23,6 +23,10 @@ from incidents.phare import (
 )
 
 FORM_PAGE = "incidents/incident_form.html"
+TRY_AGAIN = (
+    "Press “Create incident” again to retry: the console first looks for this incident in "
+    "Phare and sends it only if it is not there."
+)
 AUDIT_PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
 
@@ -164,13 +168,10 @@ def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
         # The same form again (double click, browser retry): show the first result.
         return _created_response(request, project, already.attempt, first_time=False)
     except PhareError as error:
-        if not isinstance(error, PhareOutcomeUnknown):
-            # Nothing was created: pressing the button again is a new, safe attempt. After an
-            # unknown outcome the key stays, so pressing again cannot create a second incident.
-            form.renew_submission_key()
-        return _render_form_page(
-            request, project, form, banner=error.message, status=_status_for(error)
-        )
+        # The key stays: pressing the button again looks for the incident in Phare before
+        # sending anything, so a retry can never create a second incident.
+        banner = f"{error.message} {TRY_AGAIN}"
+        return _render_form_page(request, project, form, banner=banner, status=_status_for(error))
     return _created_response(request, project, attempt, first_time=True)
 
 

@@ -306,21 +306,57 @@ def test_after_a_5xx_pressing_again_sends_again(alice_client, project, sandbox):
     assert len(sandbox.state.incidents) == 1
 
 
-def test_after_an_unknown_outcome_pressing_again_sends_nothing(
+def test_after_an_unknown_outcome_pressing_again_finds_the_incident_in_phare(
     alice_client, project, sandbox, settings
 ):
     settings.PHARE_TIMEOUT = 0.2
-    sandbox.state.add_fault(route="create_incident", count=1, status=201, delay_ms=1000)
+    # Phare creates the incident, then answers too late.
+    sandbox.state.add_fault(route="create_incident", action="process_then_delay", delay_ms=1000)
     data = form_data()
     unknown = alice_client.post(create_url(project), data, **HTMX)
     assert unknown.status_code == 504
     html = unknown.content.decode()
     assert "may have been created" in html
+    assert "first looks for this incident in Phare" in html
     assert submitted_key(html) == data["submission_key"]
+
     again = alice_client.post(create_url(project), data, **HTMX)
-    assert again.status_code == 409
-    assert "Check Phare&#x27;s incident list" in again.content.decode()
+    assert again.status_code == 200
+    html = again.content.decode()
+    assert "Incident DEMO-1 created" in html
+    assert "the console found it there and sent nothing again" in html
     assert len(sandbox.state.create_requests) == 1
+    assert len(sandbox.state.incidents) == 1
+    attempt = IncidentAttempt.objects.get()
+    assert (attempt.state, attempt.found_in_phare, attempt.sends) == ("created", True, 1)
+    assert list(attempt.audit_entries.order_by("id").values_list("action", "outcome")) == [
+        ("incident.create.started", "pending"),
+        ("incident.create.finished", "unknown"),
+        ("incident.create.reconciled", "created"),
+    ]
+
+
+def test_after_an_unknown_outcome_with_nothing_in_phare_pressing_again_sends_once_more(
+    alice_client, project, sandbox, settings
+):
+    settings.PHARE_TIMEOUT = 0.2
+    sandbox.state.add_fault(route="create_incident", status=201, delay_ms=1000)  # not created
+    data = form_data()
+    assert alice_client.post(create_url(project), data, **HTMX).status_code == 504
+    again = alice_client.post(create_url(project), data, **HTMX)
+    assert again.status_code == 200
+    assert "Incident DEMO-1 created" in again.content.decode()
+    assert len(sandbox.state.create_requests) == 2
+    assert len(sandbox.state.incidents) == 1
+    attempt = IncidentAttempt.objects.get()
+    assert (attempt.state, attempt.found_in_phare, attempt.sends) == ("created", False, 2)
+    assert list(attempt.audit_entries.order_by("id").values_list("action", "outcome")) == [
+        ("incident.create.started", "pending"),
+        ("incident.create.finished", "unknown"),
+        ("incident.create.reconciled", "not_found"),
+        ("incident.create.started", "pending"),
+        ("incident.create.finished", "created"),
+    ]
 
 
 def test_422_with_only_a_message_shows_that_message(alice_client, project, sandbox):
