@@ -72,7 +72,16 @@ class SubmissionAlreadyHandled(Exception):
 
 class ReconciliationFailed(PhareError):
     """Before sending a form again, the console could not read Phare's incident list, so it
-    sent nothing (the first try may have created the incident)."""
+    sent nothing (the first try may have created the incident). `cause` says why."""
+
+    def __init__(self, cause: PhareError):
+        super().__init__(
+            "Before sending this incident again the console looks for it in Phare, and that "
+            f"failed, so nothing was sent: {cause.message}",
+            status=cause.status,
+            body=cause.body,
+        )
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -220,12 +229,7 @@ def _reconcile(
     try:
         candidates = PhareClient(attempt.project).recent_incidents(since=since)
     except PhareError as error:
-        failure = ReconciliationFailed(
-            "Before sending this incident again the console looks for it in Phare, and that "
-            f"failed: {error.message} Nothing was sent.",
-            status=error.status,
-            body=error.body,
-        )
+        failure = ReconciliationFailed(error)
         _settle_lookup(attempt, error=failure, state=previous, duration_ms=_elapsed_ms(started))
         raise failure from None
     incident = next((i for i in candidates if _same_incident(i, sent_body)), None)

@@ -55,6 +55,8 @@ def _project_for(
 
 def _status_for(error: PhareError) -> int:
     """Our answer's status for a failed call to Phare; base.html tells htmx to show these."""
+    if isinstance(error, services.ReconciliationFailed):
+        return _status_for(error.cause)
     if isinstance(error, PhareRateLimited):
         return 429
     if isinstance(error, PhareUnavailable):

@@ -10,15 +10,25 @@ from phare_sandbox import SandboxState, start_in_thread
 SANDBOX_TOKEN = "pha_test_sandbox_token_1234"
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_budget(settings):
-    """Each test starts with the whole budget (Redis keeps it across tests otherwise)."""
+def clear_rate_budget(settings) -> None:
+    """The whole budget back, as after a minute without calls (and any 429 pause over)."""
     if settings.REDIS_URL:
         from incidents import ratelimit
 
         client = ratelimit.budget()._redis
         for key in client.scan_iter("phare-console:rate:*"):
             client.delete(key)
+    else:
+        from incidents.models import RateLimitBucket
+
+        RateLimitBucket.objects.all().delete()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_budget(settings):
+    """Each test starts with the whole budget (Redis keeps it across tests otherwise)."""
+    if settings.REDIS_URL:
+        clear_rate_budget(settings)
 
 
 @pytest.fixture(scope="session")
