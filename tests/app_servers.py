@@ -38,7 +38,7 @@ def start_app_server(phare_api_url: str, *, workers: int = 1) -> tuple[subproces
         "PHARE_API_URL": phare_api_url,
         "DATABASE_CONN_MAX_AGE": "0",
     }
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         [sys.executable, "-m", "gunicorn", "phare_console.wsgi:application"]
         + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4"]
         + ["--log-level", "warning"],
