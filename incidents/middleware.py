@@ -1,6 +1,13 @@
+import logging
+
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.db import DatabaseError
 from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.html import format_html
+
+logger = logging.getLogger(__name__)
 
 
 class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
@@ -23,3 +30,36 @@ def client_ip(request) -> str:
     if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
         return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "")
+
+
+class ServiceUnavailableMiddleware:
+    """A database that refuses writes (read-only, failing over) or does not answer becomes a
+    503 that says so, never a 500. HTMX requests get the message in the page's banner, so the
+    form and what was typed stay."""
+
+    MESSAGE = (
+        "The console's database is not accepting changes right now (read-only or "
+        "unreachable), so nothing was saved and nothing was sent to Phare. Try again in a "
+        "moment; tell the console's admins if it lasts."
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DatabaseError):
+            return None
+        logger.error("database unavailable: %s", type(exception).__name__)
+        if getattr(request, "htmx", False):
+            banner = format_html(
+                '<div id="page-banner" class="banner banner-error" role="alert">{}</div>',
+                self.MESSAGE,
+            )
+            response = HttpResponse(banner, status=503)
+            response["HX-Retarget"] = "#page-banner"
+            response["HX-Reswap"] = "outerHTML"
+            return response
+        return render(request, "unavailable.html", {"message": self.MESSAGE}, status=503)

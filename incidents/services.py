@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -84,6 +84,10 @@ class ReconciliationFailed(PhareError):
         self.cause = cause
 
 
+class NotRecorded(PhareError):
+    """Phare created the incident but the console could not record it."""
+
+
 @dataclass(frozen=True)
 class SyncResult:
     total: int
@@ -147,7 +151,15 @@ def _send(attempt: IncidentAttempt, payload: IncidentPayload) -> IncidentAttempt
         )
         _settle(attempt, error=unknown, duration_ms=_elapsed_ms(started))
         raise
-    _settle(attempt, incident=incident, duration_ms=_elapsed_ms(started))
+    try:
+        _settle(attempt, incident=incident, duration_ms=_elapsed_ms(started))
+    except DatabaseError:
+        logger.error("incident %s created but not recorded (database error)", incident.slug)
+        raise NotRecorded(
+            f"Phare created incident {incident.slug or incident.id}, but the console's database "
+            "refused to record it (read-only or unreachable). It is in Phare; the audit log "
+            "will show it once the database is back and the form is sent again."
+        ) from None
     return attempt
 
 
@@ -485,7 +497,12 @@ def monitor_sync_if_stale(*, actor: User, project: PhareProject) -> bool:
         return False
     if failed_at is not None and now - failed_at < SYNC_RETRY_AFTER_FAILURE:
         return False  # Refresh monitors still tries at once
-    return monitor_sync_start(actor=actor, project=project)
+    try:
+        return monitor_sync_start(actor=actor, project=project)
+    except DatabaseError as error:
+        # A read-only database: the page still shows the copy it has.
+        logger.warning("monitor refresh of %s not started: %s", project.slug, error)
+        return False
 
 
 def wait_for_background_syncs(timeout: float = 30.0) -> None:
