@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
-from incidents import credentials, permissions
+from incidents import credentials, duplicates, permissions
 from incidents.models import SYNC_LEASE, AuditEntry, IncidentAttempt, Monitor, PhareProject
 from incidents.permissions import Capability
 from incidents.phare import (
@@ -84,6 +84,14 @@ class ReconciliationFailed(PhareError):
         self.cause = cause
 
 
+class DuplicateSuspected(Exception):
+    """The monitors already have an ongoing incident from the last few minutes."""
+
+    def __init__(self, found: list[duplicates.PossibleDuplicate]):
+        super().__init__(f"{len(found)} possible duplicate(s)")
+        self.found = found
+
+
 class NotRecorded(PhareError):
     """Phare created the incident but the console could not record it."""
 
@@ -101,8 +109,12 @@ def incident_create(
     project: PhareProject,
     payload: IncidentPayload,
     submission_key: uuid.UUID,
+    allow_duplicate: bool = False,
 ) -> IncidentAttempt:
     """Create an incident in Phare, at most once per submission key, auditing every step.
+
+    A new key whose monitors already have an ongoing incident declared in the last few minutes
+    raises DuplicateSuspected, unless `allow_duplicate` (the person confirmed).
 
     The first use of a key claims it (a unique constraint) and sends. The same key again:
     - while the first request is still sending (double click, a second tab or app server):
@@ -114,6 +126,15 @@ def incident_create(
     """
     permissions.require(actor, project, Capability.RESPOND)
     body = payload.to_json()
+    if (
+        not allow_duplicate
+        and not IncidentAttempt.objects.filter(submission_key=submission_key).exists()
+    ):
+        found = duplicates.possible_duplicates(
+            project, payload.monitors, submission_key=submission_key
+        )
+        if found:
+            raise DuplicateSuspected(found)
     try:
         with transaction.atomic():
             attempt = IncidentAttempt.objects.create(

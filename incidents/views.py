@@ -10,7 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from incidents import permissions, selectors, services
+from incidents import duplicates, permissions, selectors, services
 from incidents.forms import IncidentForm
 from incidents.models import AuditEntry, IncidentAttempt, PhareProject
 from incidents.permissions import Capability
@@ -77,6 +77,7 @@ def _render_form_page(
     status: int = 200,
     search: str = "",
     connection: services.ConnectionCheck | None = None,
+    duplicates: list | None = None,
 ) -> HttpResponse:
     can_respond = permissions.can(request.user, project, Capability.RESPOND)
     selected_monitors = form.selected_monitors() if can_respond else []
@@ -100,6 +101,8 @@ def _render_form_page(
         "search": search,
         "can_manage": permissions.can(request.user, project, Capability.MANAGE),
         "connection": connection,
+        "duplicates": duplicates,
+        "duplicate_window": settings.DUPLICATE_WINDOW_MINUTES,
     }
     if request.htmx:
         return render(request, f"{FORM_PAGE}#incident_panel_response", context, status=status)
@@ -121,6 +124,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
     if permissions.can(request.user, project, Capability.RESPOND):
         services.monitor_sync_if_stale(actor=request.user, project=project)
+        duplicates.refresh_phare_copy_if_stale(project)
     created = None
     if created_id := _positive_int(request.GET.get("created", "")):
         created = project.attempts.filter(
@@ -155,7 +159,10 @@ def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
             project=project,
             payload=form.to_payload(),
             submission_key=form.cleaned_data["submission_key"],
+            allow_duplicate=request.POST.get("confirm_duplicate") == "1",
         )
+    except services.DuplicateSuspected as suspected:
+        return _render_form_page(request, project, form, duplicates=suspected.found, status=409)
     except PhareValidationError as error:
         form.add_phare_errors(error.field_errors, error.message)
         form.renew_submission_key()

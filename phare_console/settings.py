@@ -195,6 +195,10 @@ PHARE_WRITE_RESERVE = env.int("PHARE_WRITE_RESERVE", default=20)
 # How long a create may wait for the budget before the console says "try again in N s".
 PHARE_WRITE_MAX_WAIT = env.float("PHARE_WRITE_MAX_WAIT", default=5.0)
 
+# Creating an incident on monitors that already have an ongoing incident declared in the last
+# this many minutes (in the console or in Phare) asks for confirmation first; 0 turns it off.
+DUPLICATE_WINDOW_MINUTES = env.int("DUPLICATE_WINDOW_MINUTES", default=15)
+
 # The console's copy of each project's monitors is refreshed when a form is opened on a copy
 # older than this (seconds), in a background thread so the page never waits for it.
 MONITOR_SYNC_TTL = env.int("MONITOR_SYNC_TTL", default=300)
@@ -217,5 +221,7 @@ LOGGING = {
         # httpx logs every request line at INFO; keep it quiet, our client logs what matters.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # django-axes logs every login at INFO; its failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
     },
 }

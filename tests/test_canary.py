@@ -68,6 +68,7 @@ def form(project: PhareProject, title: str, monitor: int = 1) -> dict:
         "title": title,
         "timezone": "UTC",
         "monitors": [str(monitor)],
+        "confirm_duplicate": "1",
     }
 
 

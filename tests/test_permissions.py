@@ -53,6 +53,7 @@ def form(title: str = "Matrix incident") -> dict:
         "title": title,
         "timezone": "UTC",
         "monitors": ["1"],
+        "confirm_duplicate": "1",  # every persona declares on the same monitor
     }
 
 

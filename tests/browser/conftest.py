@@ -9,7 +9,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-EXPECTED_422 = "the server responded with a status of 422"
+# Chromium logs every 4xx answer; these carry the form back (Phare's 422, the duplicate's 409).
+EXPECTED_ANSWERS = ("the server responded with a status of 422", "status of 409 (Conflict)")
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +47,7 @@ def page(browser):
     page.console_errors = []
 
     def record(message) -> None:
-        # Chromium logs every 4xx answer; a 422 carrying the form's errors is expected.
-        if message.type == "error" and EXPECTED_422 not in message.text:
+        if message.type == "error" and not any(a in message.text for a in EXPECTED_ANSWERS):
             page.console_errors.append(message.text)
 
     page.on("console", record)

@@ -69,6 +69,13 @@ def test_create_an_incident_then_see_phares_422_inline(
     page.get_by_label("Exclude from downtime").check()
     pick_monitor(page, second.name, second.name)
     page.get_by_role("button", name="Create incident").click()
+    # DEMO-1 is ongoing on that monitor: the console asks before declaring it again.
+    warning = page.locator("#form-banner")
+    expect(warning).to_contain_text("This may already be declared.")
+    expect(warning).to_contain_text("“Checkout returns 502” (DEMO-1), declared by alice")
+    expect(page.get_by_label("Title")).to_have_value("Search is slow")
+    assert len(sandbox.state.create_requests) == 1
+    page.get_by_role("button", name="Create anyway").click()
 
     monitors_field = page.locator("#field-monitors")
     expect(monitors_field.locator(".errorlist")).to_contain_text(
