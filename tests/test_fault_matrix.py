@@ -137,3 +137,26 @@ def test_a_failed_lookup_before_a_retry_sends_nothing(alice_client, project, san
     third = create(alice_client, project, data)
     assert "the console found it there" in third.content.decode()
     assert len(sandbox.state.incidents) == 1
+
+
+def test_reconcile_attempts_settles_unknown_outcomes_from_the_command_line(
+    alice_client, project, sandbox, settings
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.PHARE_TIMEOUT = 0.5
+    sandbox.state.add_fault(route="create_incident", action="process_then_delay", delay_ms=1500)
+    create(alice_client, project, form_data(project) | {"title": "Created late"})
+    sandbox.state.add_fault(route="create_incident", status=201, delay_ms=1500)
+    create(alice_client, project, form_data(project) | {"title": "Never created", "monitors": []})
+    assert list(IncidentAttempt.objects.values_list("state", flat=True)) == ["unknown"] * 2
+
+    out = StringIO()
+    call_command("reconcile_attempts", "--older-than", "0", stdout=out)
+    states = dict(IncidentAttempt.objects.values_list("payload__title", "state"))
+    assert states == {"Created late": "created", "Never created": "failed"}
+    assert "“Created late”" in out.getvalue() and "created in Phare as DEMO-1" in out.getvalue()
+    assert len(sandbox.state.create_requests) == 2  # it only read
+    assert len(sandbox.state.incidents) == 1
