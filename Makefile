@@ -10,7 +10,7 @@ SANDBOX_PORT ?= 8001
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench
+.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench bench-load
 
 $(VENV)/.installed-runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,3 +78,8 @@ clean:
 # Picker benchmark: 10,000 monitors; writes its table into BENCHMARKS.md.
 bench: $(VENV)/.installed-dev
 	$(PY) bench/picker.py
+
+# Create path under load: gunicorn (4 workers), PostgreSQL, Redis, sandbox with 50 ms latency,
+# 50 users for 60 s; writes its table into BENCHMARKS.md.
+bench-load: $(VENV)/.installed-dev
+	$(PY) bench/load.py

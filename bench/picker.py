@@ -14,7 +14,6 @@ Prints a table and writes it into BENCHMARKS.md.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,16 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    ROOT,
+    ensure_postgres_database,
+    machine,
+    percentile,
+    postgres_available,
+    write_benchmarks,
+)
+
 MONITORS = 10_000
 LATENCY_MS = 20
 SYNC_RUNS = 3
@@ -36,11 +44,6 @@ POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/phare_bench"
 )
 TOKEN = "pha_bench_token_0001"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def timed_ms(function) -> float:
@@ -202,33 +205,6 @@ def _limited_sync_with_creates(sandbox, project, user, services, settings) -> di
     }
 
 
-def postgres_available() -> bool:
-    check = subprocess.run(
-        [sys.executable, str(ROOT / "tests/service_available.py"), "postgres", POSTGRES_URL],
-        capture_output=True,
-    )
-    return check.returncode == 0
-
-
-def ensure_postgres_database() -> None:
-    import psycopg
-
-    name = POSTGRES_URL.rsplit("/", 1)[1]
-    with psycopg.connect(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
 def report(legs: list[dict]) -> str:
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -287,18 +263,6 @@ def report(legs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_benchmarks(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    start, end = "<!-- picker:start -->", "<!-- picker:end -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{section}\n{end}"
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n## Monitor picker (`make bench`, bench/picker.py)\n\n" + block
-    path.write_text(text.rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leg", help=argparse.SUPPRESS)  # DATABASE_URL of one leg (internal)
@@ -310,8 +274,8 @@ def main() -> None:
     databases = []
     with tempfile.TemporaryDirectory() as folder:
         databases.append(f"sqlite:///{folder}/bench.sqlite3")
-        if postgres_available():
-            ensure_postgres_database()
+        if postgres_available(POSTGRES_URL):
+            ensure_postgres_database(POSTGRES_URL)
             databases.append(POSTGRES_URL)
         else:
             print(f"PostgreSQL not available at {POSTGRES_URL}: SQLite only", file=sys.stderr)
@@ -324,7 +288,9 @@ def main() -> None:
     section = report(legs)
     print(section)
     if not args.no_write:
-        write_benchmarks(section)
+        write_benchmarks(
+            section, marker="picker", heading="Monitor picker (`make bench`, bench/picker.py)"
+        )
 
 
 if __name__ == "__main__":

@@ -352,16 +352,18 @@ def _settle(
     attempt.http_status = status
     attempt.error = error.message if error else ""
     attempt.finished_at = timezone.now()
-    attempt.save()
-    _audit(
-        attempt,
-        AuditEntry.Action.INCIDENT_CREATE_RECONCILED
-        if lookup
-        else AuditEntry.Action.INCIDENT_CREATE_FINISHED,
-        AuditEntry.Outcome(state.value),
-        response_body=incident.raw if incident else (error.body if error else None),
-        duration_ms=duration_ms,
-    )
+    # The attempt's new state and the audit entry saying so land together (and in one commit).
+    with transaction.atomic():
+        attempt.save()
+        _audit(
+            attempt,
+            AuditEntry.Action.INCIDENT_CREATE_RECONCILED
+            if lookup
+            else AuditEntry.Action.INCIDENT_CREATE_FINISHED,
+            AuditEntry.Outcome(state.value),
+            response_body=incident.raw if incident else (error.body if error else None),
+            duration_ms=duration_ms,
+        )
 
 
 def _audit(

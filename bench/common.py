@@ -1,0 +1,57 @@
+"""What the benchmark scripts share: percentiles, the machine line, PostgreSQL databases and
+their sections of BENCHMARKS.md."""
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def postgres_available(url: str) -> bool:
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "tests/service_available.py"), "postgres", url],
+        capture_output=True,
+    )
+    return check.returncode == 0
+
+
+def ensure_postgres_database(url: str, *, fresh: bool = False) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def write_benchmarks(section: str, *, marker: str, heading: str) -> None:
+    """Replace the script's own section of BENCHMARKS.md (between its markers)."""
+    path = ROOT / "BENCHMARKS.md"
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{section}\n{end}"
+    if start in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + f"\n\n## {heading}\n\n" + block
+    path.write_text(text.rstrip() + "\n")
