@@ -242,9 +242,15 @@ class AuditEntry(models.Model):
         RECORDED = "recorded", "Recorded"
         NOT_FOUND = "not_found", "Not found in Phare"
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # No database constraint and nothing done on delete: removing a user must not rewrite the
+    # log (the trigger refuses UPDATE); actor_username keeps who it was.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # Kept as text too, so the entry still says who acted after the user is deleted.
     actor_username = models.CharField(max_length=150)
@@ -263,15 +269,26 @@ class AuditEntry(models.Model):
     phare_incident_slug = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The incident's title, beside the payload, so that searching it can use an index.
+    title = models.CharField(max_length=250, blank=True)
+    # Tamper evidence (incidents.audit_chain): a hash over this entry's content and the
+    # previous entry's hash, computed when it is written.
+    previous_hash = models.CharField(max_length=64, editable=False, default="")
+    entry_hash = models.CharField(max_length=64, editable=False, default="")
 
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
+        # Newest first; the pages walk this order with a cursor (keyset), never OFFSET.
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
         indexes = [
-            models.Index(fields=["project", "-created_at"]),
-            models.Index(fields=["outcome", "-created_at"]),
+            models.Index(fields=["-created_at", "-id"], name="audit_newest"),
+            models.Index(fields=["project", "-created_at", "-id"], name="audit_project"),
+            models.Index(fields=["actor_username", "-created_at", "-id"], name="audit_actor"),
+            models.Index(fields=["action", "-created_at", "-id"], name="audit_action"),
+            models.Index(fields=["outcome", "-created_at", "-id"], name="audit_outcome"),
+            models.Index(fields=["phare_incident_slug"], name="audit_slug"),
         ]
 
     def __str__(self) -> str:

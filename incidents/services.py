@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 
-from incidents import credentials, duplicates, permissions
+from incidents import audit_chain, credentials, duplicates, permissions
 from incidents.models import SYNC_LEASE, AuditEntry, IncidentAttempt, Monitor, PhareProject
 from incidents.permissions import Capability
 from incidents.phare import (
@@ -374,13 +374,14 @@ def _audit(
     response_body=None,
     duration_ms: int | None = None,
 ) -> AuditEntry:
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
         actor=attempt.actor,
         actor_username=attempt.actor.get_username() if attempt.actor else "",
         project=attempt.project,
         attempt=attempt,
         action=action,
         outcome=outcome,
+        title=attempt.title[:250],
         payload=attempt.payload,
         http_status=attempt.http_status,
         response_body=response_body,
@@ -389,6 +390,7 @@ def _audit(
         error=attempt.error,
         duration_ms=duration_ms,
     )
+    return audit_chain.append(entry)
 
 
 class SyncAlreadyRunning(Exception):
@@ -639,10 +641,12 @@ def _audit_credential_change(
     project: PhareProject, *, actor: User | None, action: AuditEntry.Action
 ) -> None:
     """Who changed which project's token, and when; never the token."""
-    AuditEntry.objects.create(
-        actor=actor,
-        actor_username=actor.get_username() if actor else COMMAND_LINE_ACTOR,
-        project=project,
-        action=action,
-        outcome=AuditEntry.Outcome.RECORDED,
+    audit_chain.append(
+        AuditEntry(
+            actor=actor,
+            actor_username=actor.get_username() if actor else COMMAND_LINE_ACTOR,
+            project=project,
+            action=action,
+            outcome=AuditEntry.Outcome.RECORDED,
+        )
     )
