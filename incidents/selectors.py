@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
-from incidents.models import AuditEntry, IncidentAttempt, Monitor, PhareProject
+from incidents.models import IncidentAttempt, Monitor, PhareProject
 
 User = AbstractBaseUser | AnonymousUser
 MONITOR_RESULTS_LIMIT = 50
@@ -65,18 +65,3 @@ def monitor_search(
     if len(first) <= MONITOR_RESULTS_ALL_LIMIT:
         return first, len(first)
     return first[:MONITOR_RESULTS_LIMIT], monitors.count()
-
-
-def audit_entries_for(
-    user: User, *, project_slug: str = "", actor: str = "", outcome: str = ""
-) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.filter(project__in=project_list_for_user(user)).select_related(
-        "project"
-    )
-    if project_slug:
-        entries = entries.filter(project__slug=project_slug)
-    if actor:
-        entries = entries.filter(actor_username=actor)
-    if outcome:
-        entries = entries.filter(outcome=outcome)
-    return entries

@@ -18,5 +18,12 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/connection/", views.connection_check, name="connection_check"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("audit/export.csv", views.audit_export, {"file_format": "csv"}, name="audit_export_csv"),
+    path(
+        "audit/export.jsonl",
+        views.audit_export,
+        {"file_format": "jsonl"},
+        name="audit_export_jsonl",
+    ),
     path("audit/<int:pk>/", views.audit_detail, name="audit_detail"),
 ]

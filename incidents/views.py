@@ -2,15 +2,15 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from incidents import duplicates, permissions, selectors, services
+from incidents import audit_search, duplicates, permissions, selectors, services
 from incidents.forms import IncidentForm
 from incidents.models import AuditEntry, IncidentAttempt, PhareProject
 from incidents.permissions import Capability
@@ -27,7 +27,6 @@ TRY_AGAIN = (
     "Press “Create incident” again to retry: the console first looks for this incident in "
     "Phare and sends it only if it is not there."
 )
-AUDIT_PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
 
 
@@ -246,28 +245,47 @@ def connection_check(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
-    filters = {
-        "project_slug": _query_text(request.GET.get("project", "")),
-        "actor": _query_text(request.GET.get("actor", "")),
-        "outcome": _query_text(request.GET.get("outcome", "")),
-    }
-    entries = selectors.audit_entries_for(request.user, **filters)
-    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    filters = audit_search.AuditFilters.from_query(request.GET)
+    page = audit_search.page_of(
+        request.user,
+        filters,
+        before=audit_search.Cursor.decode(request.GET.get("before", "")),
+        after=audit_search.Cursor.decode(request.GET.get("after", "")),
+    )
     context = {
         "page": page,
         "filters": filters,
-        "filter_query": query.urlencode(),
+        "filter_query": filters.as_query(),
         "projects": selectors.project_list_for_user(request.user),
+        "actions": AuditEntry.Action.choices,
         "outcomes": AuditEntry.Outcome.choices,
     }
+    if request.htmx:
+        return render(request, "incidents/audit_list.html#audit_results", context)
     return render(request, "incidents/audit_list.html", context)
+
+
+EXPORTS = {
+    "csv": (audit_search.csv_chunks, "text/csv; charset=utf-8"),
+    "jsonl": (audit_search.json_lines_chunks, "application/x-ndjson; charset=utf-8"),
+}
+
+
+@require_GET
+def audit_export(request: HttpRequest, file_format: str) -> HttpResponse:
+    """The current filter's entries, newest first, streamed (constant memory)."""
+    chunks, content_type = EXPORTS[file_format]
+    filters = audit_search.AuditFilters.from_query(request.GET)
+    response = StreamingHttpResponse(chunks(request.user, filters), content_type=content_type)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.{file_format}"'
+    return response
 
 
 @require_GET
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = get_object_or_404(selectors.audit_entries_for(request.user), pk=pk)
+    entries = audit_search.entries_for(request.user, audit_search.AuditFilters())
+    entry = get_object_or_404(entries.select_related("project", "attempt"), pk=pk)
     return render(request, "incidents/audit_detail.html", {"entry": entry})
 
 

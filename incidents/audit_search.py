@@ -1,0 +1,260 @@
+"""Searching the audit log: filters from a query string, pages walked with a cursor (keyset
+on created_at and id, newest first, never OFFSET), and the same filter streamed as CSV or JSON
+Lines for export. Users only ever see entries of projects they may view."""
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+
+from incidents.models import AuditEntry
+from incidents.selectors import User, project_list_for_user
+
+PAGE_SIZE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TEXT_LIMIT = 200
+EXPORT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the log: an entry's time and id."""
+
+    at: datetime
+    id: int
+
+    def encode(self) -> str:
+        micros = (self.at - EPOCH) // timedelta(microseconds=1)
+        return f"{micros}-{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor | None":
+        micros, _, entry_id = text.partition("-")
+        if not (
+            micros.isascii() and micros.isdigit() and entry_id.isascii() and entry_id.isdigit()
+        ):
+            return None
+        if len(micros) > 17 or len(entry_id) > 18:
+            return None
+        return cls(EPOCH + timedelta(microseconds=int(micros)), int(entry_id))
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> "Cursor":
+        return cls(entry.created_at, entry.pk)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    project: str = ""
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    since: date | None = None  # UTC days, inclusive
+    until: date | None = None
+    text: str = ""
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> "AuditFilters":
+        def text(name: str) -> str:
+            return query.get(name, "").replace("\x00", "").strip()[:TEXT_LIMIT]
+
+        return cls(
+            project=text("project"),
+            actor=text("actor"),
+            action=text("action") if text("action") in AuditEntry.Action.values else "",
+            outcome=text("outcome") if text("outcome") in AuditEntry.Outcome.values else "",
+            since=_day(text("since")),
+            until=_day(text("until")),
+            text=text("q"),
+        )
+
+    def as_query(self) -> str:
+        query = QueryDict(mutable=True)
+        for name, value in (
+            ("project", self.project),
+            ("actor", self.actor),
+            ("action", self.action),
+            ("outcome", self.outcome),
+            ("since", self.since.isoformat() if self.since else ""),
+            ("until", self.until.isoformat() if self.until else ""),
+            ("q", self.text),
+        ):
+            if value:
+                query[name] = value
+        return query.urlencode()
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def entries_for(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
+    entries = AuditEntry.objects.all()
+    if not user.is_superuser:
+        entries = entries.filter(project__in=project_list_for_user(user))
+    if filters.project:
+        entries = entries.filter(project__slug=filters.project)
+    if filters.actor:
+        entries = entries.filter(actor_username=filters.actor)
+    if filters.action:
+        entries = entries.filter(action=filters.action)
+    if filters.outcome:
+        entries = entries.filter(outcome=filters.outcome)
+    if filters.since:
+        entries = entries.filter(created_at__gte=datetime.combine(filters.since, time(), UTC))
+    if filters.until:
+        next_day = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
+        entries = entries.filter(created_at__lt=next_day)
+    if filters.text:
+        entries = entries.filter(
+            Q(title__icontains=filters.text) | Q(phare_incident_slug__icontains=filters.text)
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    newer: Cursor | None  # where the page of newer entries starts, if there are any
+    older: Cursor | None
+
+
+def page_of(
+    user: User,
+    filters: AuditFilters,
+    *,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
+    size: int = PAGE_SIZE,
+) -> AuditPage:
+    """The newest `size` entries, or those just older than `before`, or just newer than
+    `after`. New entries arriving between pages never shift an older page."""
+    entries = entries_for(user, filters).select_related("project")
+    if after is not None:
+        newer_first = entries.filter(
+            Q(created_at__gt=after.at) | Q(created_at=after.at, id__gt=after.id)
+        ).order_by("created_at", "id")[: size + 1]
+        rows = list(newer_first)
+        has_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        has_older = True
+    else:
+        if before is not None:
+            entries = entries.filter(
+                Q(created_at__lt=before.at) | Q(created_at=before.at, id__lt=before.id)
+            )
+        rows = list(entries.order_by("-created_at", "-id")[: size + 1])
+        has_older = len(rows) > size
+        rows = rows[:size]
+        has_newer = before is not None
+    return AuditPage(
+        entries=rows,
+        newer=Cursor.of(rows[0]) if rows and has_newer else None,
+        older=Cursor.of(rows[-1]) if rows and has_older else None,
+    )
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "actor",
+    "project",
+    "action",
+    "outcome",
+    "title",
+    "phare_incident_slug",
+    "phare_incident_id",
+    "http_status",
+    "duration_ms",
+    "error",
+    "submission_key",
+    "payload",
+    "response_body",
+    "entry_hash",
+]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _export_rows(user: User, filters: AuditFilters) -> Iterator[dict]:
+    rows = (
+        entries_for(user, filters)
+        .order_by("-created_at", "-id")
+        .values_list(
+            "id",
+            "created_at",
+            "actor_username",
+            "project__slug",
+            "action",
+            "outcome",
+            "title",
+            "phare_incident_slug",
+            "phare_incident_id",
+            "http_status",
+            "duration_ms",
+            "error",
+            "attempt__submission_key",
+            "payload",
+            "response_body",
+            "entry_hash",
+        )
+    )
+    for row in rows.iterator(chunk_size=EXPORT_CHUNK):
+        record = dict(zip(EXPORT_COLUMNS, row, strict=True))
+        record["created_at"] = (
+            record["created_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        )
+        if record["submission_key"] is not None:
+            record["submission_key"] = str(record["submission_key"])
+        yield record
+
+
+class _Echo:
+    """csv.writer writes into this and gets the line back, so nothing accumulates."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def spreadsheet_safe(value) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a quote."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = (
+            json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+        )
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _batched(lines: Iterator[str], size: int = 500) -> Iterator[str]:
+    """Lines joined into chunks: one write per row would make streaming slow."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+def csv_chunks(user: User, filters: AuditFilters) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    yield from _batched(
+        writer.writerow([spreadsheet_safe(record[column]) for column in EXPORT_COLUMNS])
+        for record in _export_rows(user, filters)
+    )
+
+
+def json_lines_chunks(user: User, filters: AuditFilters) -> Iterator[str]:
+    yield from _batched(
+        json.dumps(record, ensure_ascii=False) + "\n" for record in _export_rows(user, filters)
+    )
