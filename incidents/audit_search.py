@@ -5,10 +5,12 @@ Lines for export. Users only ever see entries of projects they may view."""
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 
 from incidents.models import AuditEntry, PhareProject
@@ -115,10 +117,25 @@ def entries_for(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
         next_day = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
         entries = entries.filter(created_at__lt=next_day)
     if filters.text:
-        entries = entries.filter(
-            Q(title__icontains=filters.text) | Q(phare_incident_slug__icontains=filters.text)
-        )
+        entries = _matching_text(entries, filters.text)
     return entries
+
+
+def _matching_text(entries: QuerySet[AuditEntry], text: str) -> QuerySet[AuditEntry]:
+    return entries.filter(Q(title__icontains=text) | Q(phare_incident_slug__icontains=text))
+
+
+def _narrowed_by_text_index(entries: QuerySet[AuditEntry], text: str) -> QuerySet[AuditEntry]:
+    """On SQLite, the trigram index (migration 0004) picks the candidates first; the exact
+    match still decides. PostgreSQL's pg_trgm indexes serve the match itself."""
+    if connection.vendor != "sqlite" or len(text) < 3:
+        return entries
+    phrase = '"' + text.replace('"', '""') + '"'
+    candidates = RawSQL(
+        "SELECT rowid FROM incidents_auditentry_text WHERE incidents_auditentry_text MATCH %s",
+        [phrase],
+    )
+    return entries.filter(id__in=candidates)
 
 
 @dataclass(frozen=True)
@@ -138,15 +155,15 @@ def page_of(
 ) -> AuditPage:
     """The newest `size` entries, or those just older than `before`, or just newer than
     `after`. New entries arriving between pages never shift an older page."""
-    entries = entries_for(user, filters).select_related("project")
+    entries = entries_for(user, replace(filters, text="")).select_related("project")
     # (created_at, id) past the cursor, written so that the first condition bounds an index
     # range scan on its own (an OR alone makes databases read from the top).
     if after is not None:
         newer_first = entries.filter(
             Q(created_at__gte=after.at),
             Q(created_at__gt=after.at) | Q(id__gt=after.id),
-        ).order_by("created_at", "id")[: size + 1]
-        rows = list(newer_first)
+        ).order_by("created_at", "id")
+        rows = _first_matches(newer_first, filters.text, size + 1)
         has_newer = len(rows) > size
         rows = rows[:size][::-1]
         has_older = True
@@ -156,7 +173,7 @@ def page_of(
                 Q(created_at__lte=before.at),
                 Q(created_at__lt=before.at) | Q(id__lt=before.id),
             )
-        rows = list(entries.order_by("-created_at", "-id")[: size + 1])
+        rows = _first_matches(entries.order_by("-created_at", "-id"), filters.text, size + 1)
         has_older = len(rows) > size
         rows = rows[:size]
         has_newer = before is not None
@@ -165,6 +182,34 @@ def page_of(
         newer=Cursor.of(rows[0]) if rows and has_newer else None,
         older=Cursor.of(rows[-1]) if rows and has_older else None,
     )
+
+
+TEXT_SCAN_WINDOW = 5000
+
+
+def _first_matches(ordered: QuerySet[AuditEntry], text: str, limit: int) -> list[AuditEntry]:
+    """The first `limit` entries of `ordered` matching `text`. A common word is found by
+    reading the next TEXT_SCAN_WINDOW entries in order (an index range); a rarer one through
+    the text index. Both give exactly the entries the plain filter would."""
+    if not text:
+        return list(ordered[:limit])
+    bound = ordered.values_list("created_at", "id")[TEXT_SCAN_WINDOW - 1 : TEXT_SCAN_WINDOW]
+    window_end = next(iter(bound), None)
+    if window_end is not None:
+        descending = ordered.query.order_by[0].startswith("-")
+        at, last_id = window_end
+        if descending:
+            window = ordered.filter(
+                Q(created_at__gte=at), Q(created_at__gt=at) | Q(id__gte=last_id)
+            )
+        else:
+            window = ordered.filter(
+                Q(created_at__lte=at), Q(created_at__lt=at) | Q(id__lte=last_id)
+            )
+        rows = list(_matching_text(window, text)[:limit])
+        if len(rows) == limit:
+            return rows
+    return list(_matching_text(_narrowed_by_text_index(ordered, text), text)[:limit])
 
 
 EXPORT_COLUMNS = [

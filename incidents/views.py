@@ -286,7 +286,18 @@ def audit_export(request: HttpRequest, file_format: str) -> HttpResponse:
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entries = audit_search.entries_for(request.user, audit_search.AuditFilters())
     entry = get_object_or_404(entries.select_related("project", "attempt"), pk=pk)
-    return render(request, "incidents/audit_detail.html", {"entry": entry})
+    incident_url = ""
+    if entry.phare_incident_id and settings.PHARE_INCIDENT_URL:
+        incident_url = settings.PHARE_INCIDENT_URL.format(
+            id=entry.phare_incident_id, slug=entry.phare_incident_slug
+        )
+    same_submission = (
+        entries.filter(attempt=entry.attempt).order_by("created_at", "id")
+        if entry.attempt_id
+        else []
+    )
+    context = {"entry": entry, "incident_url": incident_url, "same_submission": same_submission}
+    return render(request, "incidents/audit_detail.html", context)
 
 
 @require_GET

@@ -188,6 +188,9 @@ STORAGES = {
 # Phare: https://docs.phare.io/api-reference/introduction
 PHARE_API_URL = env.str("PHARE_API_URL", default="https://api.phare.io").rstrip("/")
 PHARE_TIMEOUT = env.float("PHARE_TIMEOUT", default=10.0)
+# Where people see an incident in Phare's dashboard, with {id} and {slug} filled in (the API
+# documents no dashboard address, so it is configured; empty: no link).
+PHARE_INCIDENT_URL = env.str("PHARE_INCIDENT_URL", default="")
 # Calls the console allows itself in any 60 s per organization (Phare allows 100), and how
 # many of them only writes may use.
 PHARE_RATE_LIMIT = env.int("PHARE_RATE_LIMIT", default=90)

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import audit_chain
+from incidents import audit_chain, audit_search
 from incidents.models import AuditEntry, PhareProject
 from tests.conftest import make_member
 
@@ -165,3 +166,44 @@ def test_json_lines_export_follows_the_filter(root_client, seeded):
     assert {record["outcome"] for record in records} == {"created"}
     assert all(record["created_at"].endswith("Z") for record in records)
     assert isinstance(records[0]["payload"], dict)
+
+
+def test_detail_shows_the_submission_the_chain_and_a_link_to_phare(
+    alice_client, project, sandbox, settings
+):
+    settings.PHARE_INCIDENT_URL = "https://app.phare.example/incidents/{id}?ref={slug}"
+    url = reverse("incidents:incident_create", kwargs={"slug": project.slug})
+    alice_client.post(
+        url,
+        {"submission_key": "7d1c5a8e-4a43-4a0b-9d61-2f3f1f0c9b10", "impact": "major_outage",
+         "title": "Detail page", "timezone": "UTC"},
+    )  # fmt: skip
+    finished = AuditEntry.objects.get(action="incident.create.finished")
+    html = alice_client.get(finished.get_absolute_url()).content.decode()
+    assert 'href="https://app.phare.example/incidents/1?ref=DEMO-1"' in html
+    assert "7d1c5a8e-4a43-4a0b-9d61-2f3f1f0c9b10" in html
+    assert finished.entry_hash in html
+    assert "Every entry of this submission" in html
+    assert "Create incident: sent" in html and "Create incident: answered" in html
+    assert "&quot;title&quot;: &quot;Detail page&quot;" in html  # the exact payload sent
+
+
+@pytest.mark.parametrize("window", [10, 5000])
+@pytest.mark.parametrize("text", ["slow", "Checkout returns 502 #4", "INC-1", "zz-no-such", "é"])
+def test_free_text_pages_equal_the_plain_filter(root_client, seeded, monkeypatch, window, text):
+    """Whichever way the search goes (a window in time order, or the text index), the page
+    is exactly the plain filter's, page after page."""
+    monkeypatch.setattr(audit_search, "TEXT_SCAN_WINDOW", window)
+    plain = (
+        AuditEntry.objects.filter(Q(title__icontains=text) | Q(phare_incident_slug__icontains=text))
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+    )
+    seen, query = [], {"q": text}
+    while True:
+        page = root_client.get(reverse("incidents:audit_list"), query).context["page"]
+        seen += [entry.pk for entry in page.entries]
+        if page.older is None:
+            break
+        query = {"q": text, "before": page.older.encode()}
+    assert seen == list(plain)
