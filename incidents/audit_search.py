@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 from django.http import QueryDict
 
 from incidents.models import AuditEntry, PhareProject
@@ -125,6 +126,21 @@ def _matching_text(entries: QuerySet[AuditEntry], text: str) -> QuerySet[AuditEn
     return entries.filter(Q(title__icontains=text) | Q(phare_incident_slug__icontains=text))
 
 
+def _matching_text_in_order(entries: QuerySet[AuditEntry], text: str) -> QuerySet[AuditEntry]:
+    """The same match as _matching_text, written so that no text index can serve it: on a
+    window of entries, PostgreSQL then reads them in time order instead of collecting every
+    match of a common word through pg_trgm (it guesses such matches to be rare)."""
+    pattern = f"%{connection.ops.prep_for_like_query(text)}%"
+    table = AuditEntry._meta.db_table
+    escape = " ESCAPE '\\'" if connection.vendor == "sqlite" else ""
+    condition = " OR ".join(
+        f"UPPER({table}.{column} || '') LIKE UPPER(%s){escape}"
+        for column in ("title", "phare_incident_slug")
+    )
+    matching = RawSQL(f"({condition})", [pattern, pattern], output_field=BooleanField())  # noqa: S611 (constant columns; the text is a parameter)
+    return entries.filter(matching)
+
+
 def _narrowed_by_text_index(entries: QuerySet[AuditEntry], text: str) -> QuerySet[AuditEntry]:
     """On SQLite, the trigram index (migration 0004) picks the candidates first; the exact
     match still decides. PostgreSQL's pg_trgm indexes serve the match itself."""
@@ -206,7 +222,7 @@ def _first_matches(ordered: QuerySet[AuditEntry], text: str, limit: int) -> list
             window = ordered.filter(
                 Q(created_at__lte=at), Q(created_at__lt=at) | Q(id__lte=last_id)
             )
-        rows = list(_matching_text(window, text)[:limit])
+        rows = list(_matching_text_in_order(window, text)[:limit])
         if len(rows) == limit:
             return rows
     return list(_matching_text(_narrowed_by_text_index(ordered, text), text)[:limit])
@@ -233,37 +249,55 @@ EXPORT_COLUMNS = [
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _export_rows(user: User, filters: AuditFilters) -> Iterator[dict]:
-    rows = (
-        entries_for(user, filters)
-        .order_by("-created_at", "-id")
-        .values_list(
-            "id",
-            "created_at",
-            "actor_username",
-            "project__slug",
-            "action",
-            "outcome",
-            "title",
-            "phare_incident_slug",
-            "phare_incident_id",
-            "http_status",
-            "duration_ms",
-            "error",
-            "attempt__submission_key",
-            "payload",
-            "response_body",
-            "entry_hash",
+EXPORT_FIELDS = [
+    "id",
+    "created_at",
+    "actor_username",
+    "project__slug",
+    "action",
+    "outcome",
+    "title",
+    "phare_incident_slug",
+    "phare_incident_id",
+    "http_status",
+    "duration_ms",
+    "error",
+    "attempt__submission_key",
+    "payload",
+    "response_body",
+    "entry_hash",
+]
+CREATED_AT, SUBMISSION_KEY = (
+    EXPORT_COLUMNS.index("created_at"),
+    EXPORT_COLUMNS.index("submission_key"),
+)
+# Columns people or Phare typed; the others are numbers, hashes, keys or JSON objects.
+TYPED_COLUMNS = [
+    EXPORT_COLUMNS.index(name)
+    for name in ("actor", "project", "title", "phare_incident_slug", "error", "payload",
+                 "response_body")
+]  # fmt: skip
+FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
+
+
+def _export_rows(user: User, filters: AuditFilters, *, json_as_text: bool) -> Iterator[list]:
+    """Rows in EXPORT_COLUMNS order, newest first, read in chunks (constant memory). With
+    `json_as_text`, payload and response body come as the database's JSON text."""
+    entries = entries_for(user, filters).order_by("-created_at", "-id")
+    fields = list(EXPORT_FIELDS)
+    if json_as_text:
+        entries = entries.annotate(
+            payload_text=Cast("payload", TextField()),
+            response_text=Cast("response_body", TextField()),
         )
-    )
-    for row in rows.iterator(chunk_size=EXPORT_CHUNK):
-        record = dict(zip(EXPORT_COLUMNS, row, strict=True))
-        record["created_at"] = (
-            record["created_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        )
-        if record["submission_key"] is not None:
-            record["submission_key"] = str(record["submission_key"])
-        yield record
+        fields[fields.index("payload")] = "payload_text"
+        fields[fields.index("response_body")] = "response_text"
+    for row in entries.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK):
+        row = list(row)
+        row[CREATED_AT] = row[CREATED_AT].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if row[SUBMISSION_KEY] is not None:
+            row[SUBMISSION_KEY] = str(row[SUBMISSION_KEY])
+        yield row
 
 
 class _Echo:
@@ -271,17 +305,6 @@ class _Echo:
 
     def write(self, value: str) -> str:
         return value
-
-
-def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a quote."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        value = (
-            json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
-        )
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _batched(lines: Iterator[str], size: int = 500) -> Iterator[str]:
@@ -296,16 +319,24 @@ def _batched(lines: Iterator[str], size: int = 500) -> Iterator[str]:
         yield "".join(batch)
 
 
+def _csv_cells(row: list) -> list:
+    for index in TYPED_COLUMNS:
+        value = row[index]
+        if value and value[:1] in FORMULA_FIRST:
+            row[index] = "'" + value
+    return row
+
+
 def csv_chunks(user: User, filters: AuditFilters) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
     yield from _batched(
-        writer.writerow([spreadsheet_safe(record[column]) for column in EXPORT_COLUMNS])
-        for record in _export_rows(user, filters)
+        writer.writerow(_csv_cells(row)) for row in _export_rows(user, filters, json_as_text=True)
     )
 
 
 def json_lines_chunks(user: User, filters: AuditFilters) -> Iterator[str]:
     yield from _batched(
-        json.dumps(record, ensure_ascii=False) + "\n" for record in _export_rows(user, filters)
+        json.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)), ensure_ascii=False) + "\n"
+        for row in _export_rows(user, filters, json_as_text=False)
     )

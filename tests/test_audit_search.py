@@ -189,7 +189,9 @@ def test_detail_shows_the_submission_the_chain_and_a_link_to_phare(
 
 
 @pytest.mark.parametrize("window", [10, 5000])
-@pytest.mark.parametrize("text", ["slow", "Checkout returns 502 #4", "INC-1", "zz-no-such", "é"])
+@pytest.mark.parametrize(
+    "text", ["slow", "Checkout returns 502 #4", "INC-1", "zz-no-such", "é", "100%", "s_o", "\\"]
+)
 def test_free_text_pages_equal_the_plain_filter(root_client, seeded, monkeypatch, window, text):
     """Whichever way the search goes (a window in time order, or the text index), the page
     is exactly the plain filter's, page after page."""
