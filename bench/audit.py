@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    ROOT,
     ensure_postgres_database,
     machine,
     postgres_available,
+    setup_django,
     write_benchmarks,
 )
 
@@ -39,24 +39,6 @@ DEEP = 900_000
 POSTGRES_URL = os.environ.get(
     "BENCH_AUDIT_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/phare_bench_audit"
 )
-
-
-def setup_django(database_url: str) -> None:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="phare_console.settings",
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        HTTPS="false",
-        SECRET_KEY="bench-audit-secret-key",
-        CREDENTIAL_KEYS="M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
-        ALLOWED_HOSTS="testserver",
-        REDIS_URL="",
-        LOG_LEVEL="WARNING",
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def median_ms(client, path: str, query: dict) -> float:
@@ -72,7 +54,7 @@ def median_ms(client, path: str, query: dict) -> float:
 
 
 def run_leg(database_url: str, count: int) -> dict:
-    setup_django(database_url)
+    setup_django(database_url, HTTPS="false")
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
@@ -134,7 +116,7 @@ def run_leg(database_url: str, count: int) -> dict:
 
 def run_export(database_url: str) -> dict:
     """In its own process, so the peak memory is the export's."""
-    setup_django(database_url)
+    setup_django(database_url, HTTPS="false")
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.urls import reverse

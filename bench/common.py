@@ -55,3 +55,25 @@ def write_benchmarks(section: str, *, marker: str, heading: str) -> None:
     else:
         text = text.rstrip() + f"\n\n## {heading}\n\n" + block
     path.write_text(text.rstrip() + "\n")
+
+
+def setup_django(database_url: str, **overrides: str) -> None:
+    """Django in this process with production settings on `database_url` (settings are
+    global: one database per process)."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "phare_console.settings",
+            "DATABASE_URL": database_url,
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-secret-key",
+            "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
+            "ALLOWED_HOSTS": "testserver",
+            "REDIS_URL": "",
+            "LOG_LEVEL": "WARNING",
+        }
+        | overrides
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()

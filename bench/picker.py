@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    ROOT,
     ensure_postgres_database,
     machine,
     percentile,
     postgres_available,
+    setup_django,
     write_benchmarks,
 )
 
@@ -54,21 +54,7 @@ def timed_ms(function) -> float:
 
 def run_database_leg(database_url: str) -> dict:
     """Everything measured on one database, in this process (Django settings are global)."""
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="phare_console.settings",
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        SECRET_KEY="bench-secret-key",
-        CREDENTIAL_KEYS="M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
-        ALLOWED_HOSTS="testserver",
-        REDIS_URL="",
-        MONITOR_SYNC_IN_BACKGROUND="false",
-        LOG_LEVEL="WARNING",
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django(database_url, MONITOR_SYNC_IN_BACKGROUND="false")
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command

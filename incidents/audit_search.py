@@ -228,45 +228,30 @@ def _first_matches(ordered: QuerySet[AuditEntry], text: str, limit: int) -> list
     return list(_matching_text(_narrowed_by_text_index(ordered, text), text)[:limit])
 
 
-EXPORT_COLUMNS = [
-    "id",
-    "created_at",
-    "actor",
-    "project",
-    "action",
-    "outcome",
-    "title",
-    "phare_incident_slug",
-    "phare_incident_id",
-    "http_status",
-    "duration_ms",
-    "error",
-    "submission_key",
-    "payload",
-    "response_body",
-    "entry_hash",
-]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-EXPORT_FIELDS = [
-    "id",
-    "created_at",
-    "actor_username",
-    "project__slug",
-    "action",
-    "outcome",
-    "title",
-    "phare_incident_slug",
-    "phare_incident_id",
-    "http_status",
-    "duration_ms",
-    "error",
-    "attempt__submission_key",
-    "payload",
-    "response_body",
-    "entry_hash",
+# Column of the export, and the field it is read from.
+EXPORT = [
+    ("id", "id"),
+    ("created_at", "created_at"),
+    ("actor", "actor_username"),
+    ("project", "project__slug"),
+    ("action", "action"),
+    ("outcome", "outcome"),
+    ("title", "title"),
+    ("phare_incident_slug", "phare_incident_slug"),
+    ("phare_incident_id", "phare_incident_id"),
+    ("http_status", "http_status"),
+    ("duration_ms", "duration_ms"),
+    ("error", "error"),
+    ("submission_key", "attempt__submission_key"),
+    ("payload", "payload"),
+    ("response_body", "response_body"),
+    ("entry_hash", "entry_hash"),
 ]
+EXPORT_COLUMNS = [column for column, _ in EXPORT]
+EXPORT_FIELDS = [field for _, field in EXPORT]
 CREATED_AT, SUBMISSION_KEY = (
     EXPORT_COLUMNS.index("created_at"),
     EXPORT_COLUMNS.index("submission_key"),
