@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from incidents import audit_search, duplicates, permissions, selectors, services
 from incidents.forms import IncidentForm
@@ -71,7 +71,6 @@ def _render_form_page(
     form: IncidentForm,
     *,
     created: IncidentAttempt | None = None,
-    add_recent_row: bool = False,
     banner: str = "",
     status: int = 200,
     search: str = "",
@@ -95,7 +94,6 @@ def _render_form_page(
         "monitor_results": results,
         "match_count": match_count,
         "created": created,
-        "add_recent_row": add_recent_row,
         "banner": banner,
         "search": search,
         "can_manage": permissions.can(request.user, project, Capability.MANAGE),
@@ -104,7 +102,7 @@ def _render_form_page(
         "duplicate_window": settings.DUPLICATE_WINDOW_MINUTES,
     }
     if request.htmx:
-        return render(request, f"{FORM_PAGE}#incident_panel_response", context, status=status)
+        return render(request, f"{FORM_PAGE}#incident_panel", context, status=status)
     context.update(
         projects=selectors.project_list_for_user(request.user),
         recent=selectors.recent_incidents(project),
@@ -187,13 +185,19 @@ def _created_response(
     request: HttpRequest, project: PhareProject, attempt: IncidentAttempt, *, first_time: bool
 ) -> HttpResponse:
     if request.htmx:
-        return _render_form_page(
-            request,
-            project,
-            IncidentForm(project=project),
-            created=attempt,
-            add_recent_row=first_time,
-        )
+        # Only what changed: the result, the next submission key and the new recent row. The
+        # script clears the form the person typed into (console.js, "incident-created"), so
+        # the panel and its monitor list are not rendered again.
+        context = {
+            "created": attempt,
+            "add_recent_row": first_time,
+            "form": IncidentForm(project=project),
+        }
+        response = render(request, f"{FORM_PAGE}#created_response", context)
+        retarget(response, "#created-slot")
+        reswap(response, "innerHTML")
+        trigger_client_event(response, "incident-created", after="swap")
+        return response
     return redirect(f"{project.get_absolute_url()}?created={attempt.pk}")
 
 

@@ -107,15 +107,22 @@ def test_plain_post_creates_and_redirects_to_the_result(alice_client, project, s
     ]
 
 
-def test_htmx_post_returns_the_result_partial_and_the_new_recent_row(alice_client, project):
-    response = alice_client.post(create_url(project), form_data(), **HTMX)
+def test_htmx_post_returns_the_result_the_next_key_and_the_new_recent_row(alice_client, project):
+    data = form_data()
+    response = alice_client.post(create_url(project), data, **HTMX)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html  # a partial, not the page
+    assert response["HX-Retarget"] == "#created-slot"
+    assert response["HX-Reswap"] == "innerHTML"
+    assert "incident-created" in response["HX-Trigger-After-Swap"]  # the script clears the form
     assert "Incident DEMO-1 created" in html
     assert 'hx-swap-oob="afterbegin:#recent-incidents"' in html
-    assert 'id="incident-panel"' in html
-    assert 'value="Checkout down"' not in html  # a fresh form for the next incident
+    assert '<span id="submission-key" hx-swap-oob="true">' in html
+    next_key = submitted_key(html)
+    assert next_key != data["submission_key"]
+    again = alice_client.post(create_url(project), form_data(submission_key=next_key), **HTMX)
+    assert "Incident DEMO-2 created" in again.content.decode()
 
 
 def test_local_validation_error_keeps_values_and_does_not_call_phare(
@@ -384,8 +391,8 @@ def test_htmx_double_submit_shows_the_result_without_a_second_recent_row(
     data = form_data()
     first = alice_client.post(create_url(project), data, **HTMX).content.decode()
     second = alice_client.post(create_url(project), data, **HTMX).content.decode()
-    assert "hx-swap-oob" in first
-    assert "Incident DEMO-1 created" in second and "hx-swap-oob" not in second
+    assert "#recent-incidents" in first
+    assert "Incident DEMO-1 created" in second and "#recent-incidents" not in second
     assert len(sandbox.state.incidents) == 1
 
 

@@ -100,13 +100,43 @@
 
   document.addEventListener("DOMContentLoaded", function () { setBrowserTimeZone(document); });
 
+  // After a create the server sends only the result and the next submission key: the form
+  // becomes blank here, as a freshly rendered one would be.
+  function withoutErrorIds(value) {
+    return (value || "").split(/\s+/).filter(function (id) { return id && !/_error$/.test(id); }).join(" ");
+  }
+
+  function clearIncidentForm(form) {
+    form.querySelectorAll("input[type=text], input[type=datetime-local], input[type=search], textarea, select")
+      .forEach(function (field) { field.value = ""; });
+    form.querySelectorAll("input[type=checkbox]:not([name=monitors])").forEach(function (box) { box.checked = false; });
+    form.querySelectorAll(".errorlist").forEach(function (list) { list.remove(); });
+    form.querySelectorAll(".has-error").forEach(function (field) { field.classList.remove("has-error"); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (field) {
+      field.removeAttribute("aria-invalid");
+      var described = withoutErrorIds(field.getAttribute("aria-describedby"));
+      if (described) { field.setAttribute("aria-describedby", described); } else { field.removeAttribute("aria-describedby"); }
+    });
+    // The error banner above the form and the duplicate warning inside it.
+    document.querySelectorAll("#incident-panel #form-banner").forEach(function (banner) { banner.remove(); });
+    document.getElementById("monitor-selection").replaceChildren();
+    htmx.trigger(document.getElementById("monitor-search"), "search");  // the unfiltered list again
+  }
+
+  document.addEventListener("incident-created", function () {
+    var form = document.querySelector("form.incident-form");
+    if (form) { clearIncidentForm(form); }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var panel = event.detail.target;
-    if (panel.id !== "incident-panel" && !panel.querySelector("#incident-panel")) { return; }
+    if (panel.id !== "incident-panel" && panel.id !== "created-slot" && !panel.querySelector("#incident-panel")) { return; }
     setBrowserTimeZone(document);
     document.getElementById("page-banner").hidden = true;
-    var focusTarget = document.querySelector("#incident-panel .has-error input, #incident-panel .has-error select, #incident-panel .has-error textarea")
-      || document.getElementById("form-banner") || document.getElementById("created-result");
+    var focusTarget = panel.id === "created-slot"
+      ? document.getElementById("created-result")  // the form's old errors go just after this
+      : document.querySelector("#incident-panel .has-error input, #incident-panel .has-error select, #incident-panel .has-error textarea")
+        || document.getElementById("form-banner") || document.getElementById("created-result");
     if (focusTarget) {
       if (!focusTarget.matches("input, select, textarea")) { focusTarget.setAttribute("tabindex", "-1"); }
       focusTarget.focus();

@@ -94,6 +94,53 @@ def test_create_an_incident_then_see_phares_422_inline(
     assert page.console_errors == []
 
 
+def test_after_a_create_the_form_is_blank_and_the_next_create_is_a_new_incident(
+    page: Page, live_server, alice, project, sandbox
+):
+    first, second = project.monitors.order_by("name")[:2]
+    log_in(page, live_server, alice)
+    page.goto(f"{live_server.url}{project.get_absolute_url()}")
+    # A refused form first, so that the create has errors to clear.
+    page.get_by_label("Title").fill("Login fails")
+    page.get_by_label("Exclude from downtime").check()
+    page.get_by_label("Incident at").fill("2026-07-01T14:30")
+    pick_monitor(page, first.name, first.name)
+    page.get_by_role("button", name="Create incident").click()
+    expect(page.locator("#field-impact .errorlist")).to_contain_text("Choose the impact.")
+    expect(page.get_by_label("Impact")).to_have_attribute("aria-invalid", "true")
+    first_key = page.locator("#id_submission_key").input_value()
+
+    page.get_by_label("Impact").select_option("major_outage")
+    page.get_by_role("button", name="Create incident").click()
+    expect(page.locator("#created-result")).to_contain_text("Incident DEMO-1 created")
+    expect(page.locator("#created-result")).to_be_focused()
+    expect(page.locator("#incident-panel .errorlist")).to_have_count(0)
+    expect(page.locator("#incident-panel .has-error")).to_have_count(0)
+    expect(page.get_by_label("Impact")).not_to_have_attribute("aria-invalid", "true")
+    for label in ("Impact", "Title", "Description", "Incident at", "Recovery at"):
+        expect(page.get_by_label(label)).to_have_value("")
+    expect(page.get_by_label("Exclude from downtime")).not_to_be_checked()
+    expect(page.locator("#monitor-selection li")).to_have_count(0)
+    expect(page.get_by_label("Monitors", exact=True)).to_have_value("")
+    expect(page.locator("#monitor-options li", has_text=second.name)).to_be_visible()
+    expect(page.locator("#timezone-name")).to_have_text("Europe/Paris")
+    next_key = page.locator("#id_submission_key").input_value()
+    assert next_key not in ("", first_key)
+
+    page.get_by_label("Impact").select_option("degraded_performance")
+    page.get_by_label("Title").fill("Login slow")
+    pick_monitor(page, second.name, second.name)
+    page.get_by_role("button", name="Create incident").click()
+    expect(page.locator("#created-result")).to_contain_text("Incident DEMO-2 created")
+    expect(page.locator("#recent-incidents li.recent-row")).to_have_count(2)
+    titles = [body["title"] for body in sandbox.state.create_requests]
+    assert titles == ["Login fails", "Login slow"]
+    assert sandbox.state.create_requests[1]["monitors"] == [second.phare_id]
+    keys = IncidentAttempt.objects.order_by("pk").values_list("submission_key", flat=True)
+    assert [str(key) for key in keys] == [first_key, next_key]
+    assert page.console_errors == []
+
+
 def test_keyboard_picking_chip_removal_and_enter_creates_once(
     page: Page, live_server, alice, project, sandbox
 ):
