@@ -10,7 +10,7 @@ SANDBOX_PORT ?= 8001
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench bench-load bench-audit
+.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench bench-load bench-audit bench-create-cost
 
 $(VENV)/.installed-runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,11 @@ bench: $(VENV)/.installed-dev
 # 50 users for 60 s; writes its table into BENCHMARKS.md.
 bench-load: $(VENV)/.installed-dev
 	$(PY) bench/load.py
+
+# The console's own time per create, step by step, in one process (what bench-load's overhead
+# is made of).
+bench-create-cost: $(VENV)/.installed-dev
+	$(PY) bench/create_cost.py
 
 # Audit log with 1,000,000 entries on SQLite and PostgreSQL: pages, filters, export, verify.
 bench-audit: $(VENV)/.installed-dev

@@ -171,6 +171,19 @@ def direct_phase(recorder: Recorder, duration_s: float) -> None:
     run_users(duration_s, user)
 
 
+def create_form(title: str) -> dict:
+    """A new submission of the create form: one random monitor, the duplicate check confirmed
+    (many creates on few monitors, on purpose)."""
+    return {
+        "submission_key": str(uuid.uuid4()),
+        "timezone": "UTC",
+        "impact": "major_outage",
+        "title": title,
+        "monitors": [str(random.randint(1, 36))],
+        "confirm_duplicate": "1",
+    }
+
+
 def console_phase(recorder: Recorder, sessions: list[str], duration_s: float) -> None:
     console = f"http://127.0.0.1:{CONSOLE_PORT}"
     url = "/projects/load/incidents/"
@@ -198,14 +211,7 @@ def console_phase(recorder: Recorder, sessions: list[str], duration_s: float) ->
             page = http.get("/projects/load/").text
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
             while time.monotonic() < stop_at:
-                form = {
-                    "submission_key": str(uuid.uuid4()),
-                    "timezone": "UTC",
-                    "impact": "major_outage",
-                    "title": f"console {number} {uuid.uuid4().hex[:8]}",
-                    "monitors": [str(random.randint(1, 36))],
-                    "confirm_duplicate": "1",  # many creates on few monitors, on purpose
-                }
+                form = create_form(f"console {number} {uuid.uuid4().hex[:8]}")
                 if number < DOUBLE_SUBMITTERS:
                     twin = threading.Thread(target=post, args=(http, token, form))
                     twin.start()

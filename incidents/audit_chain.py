@@ -74,8 +74,10 @@ def _last_hash() -> str:
 
 def append(entry: AuditEntry) -> AuditEntry:
     """Write `entry` as the newest link (its time is set here, under the lock, so the chain's
-    order is also time order)."""
-    with transaction.atomic():
+    order is also time order). Inside a caller's transaction it takes no savepoint: a failure
+    here rolls the whole transaction back, so an event and the change it records land together
+    or not at all (and two round trips to the database are saved)."""
+    with transaction.atomic(savepoint=False):
         _lock_chain()
         entry.previous_hash = _last_hash()
         entry.created_at = timezone.now()

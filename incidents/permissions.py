@@ -33,11 +33,20 @@ REFUSALS = {
 }
 
 
+def _remembered_roles(user: User) -> dict[int, str | None]:
+    # Kept on the user object, which lives for one request: a page asks several times.
+    return user.__dict__.setdefault("_phare_roles", {})
+
+
+def remember_role(user: User, project: PhareProject, role: str | None) -> None:
+    """For a role read along with the project (one query instead of two)."""
+    _remembered_roles(user)[project.pk] = role
+
+
 def role_of(user: User, project: PhareProject) -> str | None:
     if not (user.is_authenticated and user.is_active):
         return None
-    # Remembered on the user object, which lives for one request: a page asks several times.
-    roles = user.__dict__.setdefault("_phare_roles", {})
+    roles = _remembered_roles(user)
     if project.pk not in roles:
         roles[project.pk] = (
             Membership.objects.filter(project=project, user=user)

@@ -1,8 +1,9 @@
 """Reads of the console's own tables, for views and templates."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 
+from incidents import permissions
 from incidents.models import IncidentAttempt, Monitor, PhareProject
 
 User = AbstractBaseUser | AnonymousUser
@@ -18,6 +19,22 @@ def project_list_for_user(user: User) -> QuerySet[PhareProject]:
     if user.is_superuser:
         return PhareProject.objects.all()
     return PhareProject.objects.filter(memberships__user=user)
+
+
+def project_for_user(user: User, slug: str) -> PhareProject | None:
+    """The project `slug` if `user` may see it, else None. The member's role comes with it and
+    is remembered for this request, so the permission checks that follow need no query."""
+    if user.is_authenticated and user.is_active and not user.is_superuser:
+        project = (
+            project_list_for_user(user)
+            .filter(slug=slug)
+            .annotate(member_role=F("memberships__role"))
+            .first()
+        )
+        if project is not None:
+            permissions.remember_role(user, project, project.member_role)
+        return project
+    return project_list_for_user(user).filter(slug=slug).first()
 
 
 def project_list_with_monitor_counts(user: User) -> QuerySet[PhareProject]:

@@ -328,6 +328,20 @@ def _settle_lookup(
     )
 
 
+SETTLED_FIELDS = [
+    "state",
+    "http_status",
+    "error",
+    "finished_at",
+    "found_in_phare",
+    "phare_incident_id",
+    "phare_incident_slug",
+    "phare_incident_at",
+    "actor",
+    "updated_at",
+]
+
+
 def _settle(
     attempt: IncidentAttempt,
     *,
@@ -354,7 +368,7 @@ def _settle(
     attempt.finished_at = timezone.now()
     # The attempt's new state and the audit entry saying so land together (and in one commit).
     with transaction.atomic():
-        attempt.save()
+        attempt.save(update_fields=SETTLED_FIELDS)
         _audit(
             attempt,
             AuditEntry.Action.INCIDENT_CREATE_RECONCILED

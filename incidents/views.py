@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
@@ -47,7 +47,9 @@ def _project_for(
 ) -> PhareProject:
     """The project, if the user may see it (404 otherwise, so names do not leak), and may do
     `capability` in it (403)."""
-    project = get_object_or_404(selectors.project_list_for_user(request.user), slug=slug)
+    project = selectors.project_for_user(request.user, slug)
+    if project is None:
+        raise Http404("No such project.")
     permissions.require(request.user, project, capability)
     return project
 

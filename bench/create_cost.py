@@ -1,0 +1,172 @@
+"""The console's own time per create, step by step (what bench/load.py's overhead is made of).
+
+    python bench/create_cost.py     # or: make bench-create-cost
+
+One process, no load: Django's test client posts HTMX creates (production settings,
+PostgreSQL at BENCH_LOAD_POSTGRES_URL, Redis at BENCH_REDIS_URL) to the Phare sandbox
+answering at once, and the same process calls the sandbox directly with httpx. Rounds
+alternate PostgreSQL prepared statements on and off, so both are measured under the same
+machine noise. Prints a table and writes it into BENCHMARKS.md.
+"""
+
+import argparse
+import functools
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import load  # noqa: E402
+from common import ROOT, ensure_postgres_database, machine, write_benchmarks  # noqa: E402
+
+ROUNDS, WARM_UP, PER_ROUND = 6, 10, 40
+MODES = {
+    "prepared": {"server_side_binding": True, "prepare_threshold": 2},
+    "unprepared": {"server_side_binding": False, "prepare_threshold": None},
+}
+
+
+def timed(owner, name: str, samples: dict[str, list[float]], label: str) -> None:
+    """Replace owner.name with a wrapper recording its duration under `label`."""
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            samples[label].append((time.perf_counter() - started) * 1000)
+
+    setattr(owner, name, wrapper)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    ensure_postgres_database(load.POSTGRES_URL, fresh=True)
+    import redis
+
+    redis.Redis.from_url(load.REDIS_URL).flushdb()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "phare_sandbox", "--port", str(load.SANDBOX_PORT)]
+        + ["--token", load.TOKEN, "--latency-ms", "0", "--no-rate-limit"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        load.wait_until_up(f"http://127.0.0.1:{load.SANDBOX_PORT}/")
+        session_key = load.prepare_database()[0]
+        section = measure(session_key)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+    print(section)
+    if not args.no_write:
+        write_benchmarks(
+            section,
+            marker="create-cost",
+            heading="The console's own time per create (`make bench-create-cost`)",
+        )
+
+
+def measure(session_key: str) -> str:
+    from django.contrib.auth import middleware as auth_middleware
+    from django.db import connection
+    from django.test import Client
+
+    from incidents import services, views
+    from incidents.forms import IncidentForm
+    from incidents.phare import PhareClient
+
+    steps: dict[str, list[float]] = defaultdict(list)
+    timed(auth_middleware, "get_user", steps, "session and user")
+    timed(views, "_project_for", steps, "project and role")
+    timed(IncidentForm, "is_valid", steps, "form validation")
+    timed(services, "incident_create", steps, "service")
+    timed(services, "_send", steps, "send and settle")
+    timed(PhareClient, "create_incident", steps, "call to Phare")
+    timed(services, "_settle", steps, "settle")
+    timed(views, "_created_response", steps, "response")
+
+    client = Client(HTTP_HX_REQUEST="true", HTTP_HOST="127.0.0.1")
+    client.cookies["sessionid"] = session_key
+    sandbox = httpx.Client(
+        base_url=f"http://127.0.0.1:{load.SANDBOX_PORT}",
+        headers={"Authorization": f"Bearer {load.TOKEN}"},
+    )
+
+    def create() -> float:
+        form = load.create_form(f"cost {uuid.uuid4().hex[:8]}")
+        started = time.perf_counter()
+        response = client.post("/projects/load/incidents/", form)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"create answered {response.status_code}")
+        return elapsed
+
+    def direct() -> float:
+        body = {"impact": "major_outage", "title": f"direct {uuid.uuid4().hex[:8]}"}
+        started = time.perf_counter()
+        sandbox.post("/uptime/incidents", json=body | {"exclude_from_downtime": False})
+        return (time.perf_counter() - started) * 1000
+
+    requests: dict[str, list[float]] = defaultdict(list)
+    prepared_steps: dict[str, list[float]] = defaultdict(list)
+    direct_ms: list[float] = []
+    for _ in range(ROUNDS):
+        for mode, options in MODES.items():
+            connection.close()
+            connection.settings_dict["OPTIONS"].update(options)
+            for _ in range(WARM_UP):
+                create()
+            steps.clear()
+            requests[mode] += [create() for _ in range(PER_ROUND)]
+            direct_ms += [direct() for _ in range(PER_ROUND)]
+            if mode == "prepared":
+                for label, values in steps.items():
+                    prepared_steps[label] += values
+    return report(requests, direct_ms, prepared_steps)
+
+
+def report(requests, direct_ms, steps) -> str:
+    median = statistics.median
+    whole, direct = median(requests["prepared"]), median(direct_ms)
+    claim = median(steps["service"]) - median(steps["send and settle"])
+    rows = [
+        ("whole create request (test client, no network to the console)", whole),
+        ("direct httpx call to the same sandbox", direct),
+        ("console's own time (the two above, subtracted)", whole - direct),
+        ("… session and user (Redis, one query)", median(steps["session and user"])),
+        ("… project and role (one query)", median(steps["project and role"])),
+        ("… form validation (the monitors, one query)", median(steps["form validation"])),
+        ("… claim: the attempt and its audit entry, one transaction", claim),
+        ("… the call to Phare, console side included", median(steps["call to Phare"])),
+        ("… settle: the attempt and its audit entry, one transaction", median(steps["settle"])),
+        ("… response (the result and the next key)", median(steps["response"])),
+        ("whole create request, prepared statements off", median(requests["unprepared"])),
+    ]
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Measured {date} on {machine()}. One process, no concurrent load: "
+        f"{ROUNDS} rounds of {PER_ROUND} HTMX creates per mode after {WARM_UP} warm-ups, "
+        "prepared statements on and off in alternate rounds; PostgreSQL and Redis on the same "
+        "machine; the sandbox answers at once. Medians; a step's median is of that step alone.",
+        "",
+        "| measure | median |",
+        "|---|---|",
+        *[f"| {label} | {value:.1f} ms |" for label, value in rows],
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
