@@ -85,6 +85,7 @@ def measure(session_key: str) -> str:
 
     from incidents import services, views
     from incidents.forms import IncidentForm
+    from incidents.models import PhareProject
     from incidents.phare import PhareClient
 
     steps: dict[str, list[float]] = defaultdict(list)
@@ -119,6 +120,18 @@ def measure(session_key: str) -> str:
         sandbox.post("/uptime/incidents", json=body | {"exclude_from_downtime": False})
         return (time.perf_counter() - started) * 1000
 
+    def one_query() -> float:
+        started = time.perf_counter()
+        PhareProject.objects.filter(slug="load").first()
+        return (time.perf_counter() - started) * 1000
+
+    def select_one() -> float:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return (time.perf_counter() - started) * 1000
+
     requests: dict[str, list[float]] = defaultdict(list)
     prepared_steps: dict[str, list[float]] = defaultdict(list)
     direct_ms: list[float] = []
@@ -134,6 +147,8 @@ def measure(session_key: str) -> str:
             if mode == "prepared":
                 for label, values in steps.items():
                     prepared_steps[label] += values
+                prepared_steps["one ORM query"] += [one_query() for _ in range(PER_ROUND)]
+                prepared_steps["SELECT 1"] += [select_one() for _ in range(PER_ROUND)]
     return report(requests, direct_ms, prepared_steps)
 
 
@@ -153,6 +168,8 @@ def report(requests, direct_ms, steps) -> str:
         ("… settle: the attempt and its audit entry, one transaction", median(steps["settle"])),
         ("… response (the result and the next key)", median(steps["response"])),
         ("whole create request, prepared statements off", median(requests["unprepared"])),
+        ("for scale: one ORM query (a project by its slug)", median(steps["one ORM query"])),
+        ("for scale: `SELECT 1` through Django's cursor", median(steps["SELECT 1"])),
     ]
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
