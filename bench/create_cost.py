@@ -4,9 +4,9 @@
 
 One process, no load: Django's test client posts HTMX creates (production settings,
 PostgreSQL at BENCH_LOAD_POSTGRES_URL, Redis at BENCH_REDIS_URL) to the Phare sandbox
-answering at once, and the same process calls the sandbox directly with httpx. Rounds
-alternate PostgreSQL prepared statements on and off, so both are measured under the same
-machine noise. Prints a table and writes it into BENCHMARKS.md.
+answering at once; the same process calls the sandbox directly with httpx in alternate
+rounds, so both are measured under the same machine noise. Prints a table and writes it into
+BENCHMARKS.md.
 """
 
 import argparse
@@ -27,10 +27,6 @@ import load  # noqa: E402
 from common import ROOT, ensure_postgres_database, machine, write_benchmarks  # noqa: E402
 
 ROUNDS, WARM_UP, PER_ROUND = 6, 10, 40
-MODES = {
-    "prepared": {"server_side_binding": True, "prepare_threshold": 2},
-    "unprepared": {"server_side_binding": False, "prepare_threshold": None},
-}
 
 
 def timed(owner, name: str, samples: dict[str, list[float]], label: str) -> None:
@@ -98,7 +94,7 @@ def measure(session_key: str) -> str:
     timed(services, "_settle", steps, "settle")
     timed(views, "_created_response", steps, "response")
 
-    client = Client(HTTP_HX_REQUEST="true", HTTP_HOST="127.0.0.1")
+    client = Client(HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="incident-form", HTTP_HOST="127.0.0.1")
     client.cookies["sessionid"] = session_key
     sandbox = httpx.Client(
         base_url=f"http://127.0.0.1:{load.SANDBOX_PORT}",
@@ -117,8 +113,11 @@ def measure(session_key: str) -> str:
     def direct() -> float:
         body = {"impact": "major_outage", "title": f"direct {uuid.uuid4().hex[:8]}"}
         started = time.perf_counter()
-        sandbox.post("/uptime/incidents", json=body | {"exclude_from_downtime": False})
-        return (time.perf_counter() - started) * 1000
+        response = sandbox.post("/uptime/incidents", json=body | {"exclude_from_downtime": False})
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 201:
+            raise RuntimeError(f"direct call answered {response.status_code}")
+        return elapsed
 
     def one_query() -> float:
         started = time.perf_counter()
@@ -132,29 +131,22 @@ def measure(session_key: str) -> str:
             cursor.fetchone()
         return (time.perf_counter() - started) * 1000
 
-    requests: dict[str, list[float]] = defaultdict(list)
-    prepared_steps: dict[str, list[float]] = defaultdict(list)
+    for _ in range(WARM_UP):
+        create()
+    steps.clear()
+    requests_ms: list[float] = []
     direct_ms: list[float] = []
     for _ in range(ROUNDS):
-        for mode, options in MODES.items():
-            connection.close()
-            connection.settings_dict["OPTIONS"].update(options)
-            for _ in range(WARM_UP):
-                create()
-            steps.clear()
-            requests[mode] += [create() for _ in range(PER_ROUND)]
-            direct_ms += [direct() for _ in range(PER_ROUND)]
-            if mode == "prepared":
-                for label, values in steps.items():
-                    prepared_steps[label] += values
-                prepared_steps["one ORM query"] += [one_query() for _ in range(PER_ROUND)]
-                prepared_steps["SELECT 1"] += [select_one() for _ in range(PER_ROUND)]
-    return report(requests, direct_ms, prepared_steps)
+        requests_ms += [create() for _ in range(PER_ROUND)]
+        direct_ms += [direct() for _ in range(PER_ROUND)]
+        steps["one ORM query"] += [one_query() for _ in range(PER_ROUND)]
+        steps["SELECT 1"] += [select_one() for _ in range(PER_ROUND)]
+    return report(requests_ms, direct_ms, steps)
 
 
-def report(requests, direct_ms, steps) -> str:
+def report(requests_ms, direct_ms, steps) -> str:
     median = statistics.median
-    whole, direct = median(requests["prepared"]), median(direct_ms)
+    whole, direct = median(requests_ms), median(direct_ms)
     claim = median(steps["service"]) - median(steps["send and settle"])
     rows = [
         ("whole create request (test client, no network to the console)", whole),
@@ -163,20 +155,19 @@ def report(requests, direct_ms, steps) -> str:
         ("… session and user (Redis, one query)", median(steps["session and user"])),
         ("… project and role (one query)", median(steps["project and role"])),
         ("… form validation (the monitors, one query)", median(steps["form validation"])),
-        ("… claim: the attempt and its audit entry, one transaction", claim),
+        ("… role check and claim: the attempt and its audit entry, one transaction", claim),
         ("… the call to Phare, console side included", median(steps["call to Phare"])),
         ("… settle: the attempt and its audit entry, one transaction", median(steps["settle"])),
         ("… response (the result and the next key)", median(steps["response"])),
-        ("whole create request, prepared statements off", median(requests["unprepared"])),
         ("for scale: one ORM query (a project by its slug)", median(steps["one ORM query"])),
         ("for scale: `SELECT 1` through Django's cursor", median(steps["SELECT 1"])),
     ]
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Measured {date} on {machine()}. One process, no concurrent load: "
-        f"{ROUNDS} rounds of {PER_ROUND} HTMX creates per mode after {WARM_UP} warm-ups, "
-        "prepared statements on and off in alternate rounds; PostgreSQL and Redis on the same "
-        "machine; the sandbox answers at once. Medians; a step's median is of that step alone.",
+        f"{ROUNDS} rounds of {PER_ROUND} HTMX creates after {WARM_UP} warm-ups, each round "
+        "followed by as many direct calls; PostgreSQL and Redis on the same machine; the "
+        "sandbox answers at once. Medians; a step's median is of that step alone.",
         "",
         "| measure | median |",
         "|---|---|",

@@ -192,7 +192,9 @@ def console_phase(recorder: Recorder, sessions: list[str], duration_s: float) ->
         started = time.perf_counter()
         try:
             response = http.post(
-                url, data=form, headers={"HX-Request": "true", "X-CSRFToken": token}
+                url,
+                data=form,
+                headers={"HX-Request": "true", "HX-Trigger": "incident-form", "X-CSRFToken": token},
             )
         except httpx.HTTPError as error:
             recorder.add((time.perf_counter() - started) * 1000, type(error).__name__)

@@ -23,6 +23,8 @@ from incidents.phare import (
 )
 
 FORM_PAGE = "incidents/incident_form.html"
+# The create form's id in FORM_PAGE; htmx sends it as HX-Trigger.
+INCIDENT_FORM_ID = "incident-form"
 TRY_AGAIN = (
     "Press “Create incident” again to retry: the console first looks for this incident in "
     "Phare and sends it only if it is not there."
@@ -73,6 +75,7 @@ def _render_form_page(
     form: IncidentForm,
     *,
     created: IncidentAttempt | None = None,
+    add_recent_row: bool = False,
     banner: str = "",
     status: int = 200,
     search: str = "",
@@ -96,6 +99,7 @@ def _render_form_page(
         "monitor_results": results,
         "match_count": match_count,
         "created": created,
+        "add_recent_row": add_recent_row,
         "banner": banner,
         "search": search,
         "can_manage": permissions.can(request.user, project, Capability.MANAGE),
@@ -104,7 +108,7 @@ def _render_form_page(
         "duplicate_window": settings.DUPLICATE_WINDOW_MINUTES,
     }
     if request.htmx:
-        return render(request, f"{FORM_PAGE}#incident_panel", context, status=status)
+        return render(request, f"{FORM_PAGE}#incident_panel_response", context, status=status)
     context.update(
         projects=selectors.project_list_for_user(request.user),
         recent=selectors.recent_incidents(project),
@@ -186,21 +190,24 @@ def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
 def _created_response(
     request: HttpRequest, project: PhareProject, attempt: IncidentAttempt, *, first_time: bool
 ) -> HttpResponse:
-    if request.htmx:
-        # Only what changed: the result, the next submission key and the new recent row. The
-        # script clears the form the person typed into (console.js, "incident-created"), so
-        # the panel and its monitor list are not rendered again.
-        context = {
-            "created": attempt,
-            "add_recent_row": first_time,
-            "form": IncidentForm(project=project),
-        }
-        response = render(request, f"{FORM_PAGE}#created_response", context)
-        retarget(response, "#created-slot")
-        reswap(response, "innerHTML")
-        trigger_client_event(response, "incident-created", after="swap")
-        return response
-    return redirect(f"{project.get_absolute_url()}?created={attempt.pk}")
+    if not request.htmx:
+        return redirect(f"{project.get_absolute_url()}?created={attempt.pk}")
+    next_form = IncidentForm(project=project)
+    if request.htmx.trigger != INCIDENT_FORM_ID:
+        # A page served before the short answer existed (tabs stay open across deploys) has no
+        # #created-slot: it gets the whole panel again, with a fresh form.
+        return _render_form_page(
+            request, project, next_form, created=attempt, add_recent_row=first_time
+        )
+    # Only what changed: the result, the next submission key and the new recent row. The
+    # script clears the form the person typed into (console.js, "incident-created"), so the
+    # panel and its monitor list are not rendered again.
+    context = {"created": attempt, "add_recent_row": first_time, "form": next_form}
+    response = render(request, f"{FORM_PAGE}#created_response", context)
+    retarget(response, "#created-slot")
+    reswap(response, "innerHTML")
+    trigger_client_event(response, "incident-created", after="swap")
+    return response
 
 
 @require_GET

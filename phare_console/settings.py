@@ -125,15 +125,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers queue for the lock at BEGIN instead of failing half-way ("database is locked"):
     # the shared rate budget and the submission claims rely on it.
     DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "DATABASE_PREPARED_STATEMENTS", default=True
-):
-    # The statements of every create are parsed and planned once per connection, not per call
-    # (bench/create_cost.py measures both ways). Not behind PgBouncer in transaction mode,
-    # which cannot keep a prepared statement.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=2
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis, when the console grows past one machine: the cache, and sessions shared by every app

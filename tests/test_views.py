@@ -13,6 +13,7 @@ from incidents.models import AuditEntry, IncidentAttempt
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+FROM_THE_FORM = HTMX | {"HTTP_HX_TRIGGER": "incident-form"}  # as htmx sends it from the page
 
 
 def create_url(project) -> str:
@@ -109,10 +110,11 @@ def test_plain_post_creates_and_redirects_to_the_result(alice_client, project, s
 
 def test_htmx_post_returns_the_result_the_next_key_and_the_new_recent_row(alice_client, project):
     data = form_data()
-    response = alice_client.post(create_url(project), data, **HTMX)
+    response = alice_client.post(create_url(project), data, **FROM_THE_FORM)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html  # a partial, not the page
+    assert 'id="incident-panel"' not in html  # the form is not rendered again
     assert response["HX-Retarget"] == "#created-slot"
     assert response["HX-Reswap"] == "innerHTML"
     assert "incident-created" in response["HX-Trigger-After-Swap"]  # the script clears the form
@@ -121,8 +123,22 @@ def test_htmx_post_returns_the_result_the_next_key_and_the_new_recent_row(alice_
     assert '<span id="submission-key" hx-swap-oob="true">' in html
     next_key = submitted_key(html)
     assert next_key != data["submission_key"]
-    again = alice_client.post(create_url(project), form_data(submission_key=next_key), **HTMX)
+    again = alice_client.post(
+        create_url(project), form_data(submission_key=next_key), **FROM_THE_FORM
+    )
     assert "Incident DEMO-2 created" in again.content.decode()
+
+
+def test_a_page_served_before_the_short_answer_gets_the_whole_panel(alice_client, project):
+    """Its form has no id, so htmx sends no HX-Trigger, and it has no #created-slot."""
+    response = alice_client.post(create_url(project), form_data(), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "HX-Retarget" not in response
+    assert 'id="incident-panel"' in html
+    assert "Incident DEMO-1 created" in html
+    assert 'hx-swap-oob="afterbegin:#recent-incidents"' in html
+    assert 'value="Checkout down"' not in html  # a fresh form for the next incident
 
 
 def test_local_validation_error_keeps_values_and_does_not_call_phare(
@@ -389,8 +405,8 @@ def test_htmx_double_submit_shows_the_result_without_a_second_recent_row(
     alice_client, project, sandbox
 ):
     data = form_data()
-    first = alice_client.post(create_url(project), data, **HTMX).content.decode()
-    second = alice_client.post(create_url(project), data, **HTMX).content.decode()
+    first = alice_client.post(create_url(project), data, **FROM_THE_FORM).content.decode()
+    second = alice_client.post(create_url(project), data, **FROM_THE_FORM).content.decode()
     assert "#recent-incidents" in first
     assert "Incident DEMO-1 created" in second and "#recent-incidents" not in second
     assert len(sandbox.state.incidents) == 1

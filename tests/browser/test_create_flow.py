@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from incidents import selectors
 from incidents.models import IncidentAttempt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -126,6 +127,10 @@ def test_after_a_create_the_form_is_blank_and_the_next_create_is_a_new_incident(
     expect(page.locator("#timezone-name")).to_have_text("Europe/Paris")
     next_key = page.locator("#id_submission_key").input_value()
     assert next_key not in ("", first_key)
+    # The search box works on the cleared form, also for the text searched before.
+    page.get_by_label("Monitors", exact=True).fill(first.name)
+    matches, _ = selectors.monitor_search(project, first.name, exclude_ids=[])
+    expect(page.locator("#monitor-options li")).to_have_count(len(matches))
 
     page.get_by_label("Impact").select_option("degraded_performance")
     page.get_by_label("Title").fill("Login slow")
