@@ -134,7 +134,7 @@
     setBrowserTimeZone(document);
     document.getElementById("page-banner").hidden = true;
     var focusTarget = panel.id === "created-slot"
-      ? document.getElementById("created-result")  // the form's old errors go just after this
+      ? document.getElementById("created-result")  // "incident-created" then clears the old errors
       : document.querySelector("#incident-panel .has-error input, #incident-panel .has-error select, #incident-panel .has-error textarea")
         || document.getElementById("form-banner") || document.getElementById("created-result");
     if (focusTarget) {
