@@ -7,13 +7,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from incidents import services
+from incidents import services, views
 from incidents.models import AuditEntry, IncidentAttempt
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-FROM_THE_FORM = HTMX | {"HTTP_HX_TRIGGER": "incident-form"}  # as htmx sends it from the page
+# As htmx sends it from the page: the form's id names the request's trigger.
+FROM_THE_FORM = HTMX | {"HTTP_HX_TRIGGER": views.INCIDENT_FORM_ID}
 
 
 def create_url(project) -> str:
@@ -127,6 +128,11 @@ def test_htmx_post_returns_the_result_the_next_key_and_the_new_recent_row(alice_
         create_url(project), form_data(submission_key=next_key), **FROM_THE_FORM
     )
     assert "Incident DEMO-2 created" in again.content.decode()
+
+
+def test_the_pages_form_carries_the_id_the_short_answer_relies_on(alice_client, project):
+    html = alice_client.get(project.get_absolute_url()).content.decode()
+    assert f'class="card incident-form" id="{views.INCIDENT_FORM_ID}"' in html
 
 
 def test_a_page_served_before_the_short_answer_gets_the_whole_panel(alice_client, project):

@@ -127,7 +127,7 @@ def test_after_a_create_the_form_is_blank_and_the_next_create_is_a_new_incident(
     expect(page.locator("#timezone-name")).to_have_text("Europe/Paris")
     next_key = page.locator("#id_submission_key").input_value()
     assert next_key not in ("", first_key)
-    # The search box works on the cleared form, also for the text searched before.
+    # The search box still searches on the cleared form.
     page.get_by_label("Monitors", exact=True).fill(first.name)
     matches, _ = selectors.monitor_search(project, first.name, exclude_ids=[])
     expect(page.locator("#monitor-options li")).to_have_count(len(matches))
