@@ -9,7 +9,7 @@ from django.utils import timezone
 
 STATUS_RANK = {"offline": 0, "partial": 1, "fetching": 2, "online": 3, "paused": 4}
 # A monitor refresh whose heartbeat is older than this died with its process; longer than the
-# longest wait for the rate budget between two pages (incidents.phare.SYNC_PAGE_MAX_WAIT).
+# longest wait for the rate budget between two pages (incidents.phare.client.SYNC_PAGE_MAX_WAIT).
 SYNC_LEASE = timedelta(minutes=5)
 
 

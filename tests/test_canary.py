@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.views import debug
 from django.views.debug import ExceptionReporter
 
-from incidents import phare, services
+from incidents import services
 from incidents.models import AuditEntry, PhareProject
+from incidents.phare import transport
 from tests.conftest import make_member
 from tests.test_hardening import assert_strict_csp
 
@@ -186,7 +187,7 @@ def crash_while_the_token_is_in_hand(monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("logging broke mid-request")
 
-    monkeypatch.setattr(phare.logger, "info", explode)
+    monkeypatch.setattr(transport.logger, "info", explode)
 
 
 @pytest.mark.parametrize("debug", [True, False])

@@ -1,0 +1,149 @@
+"""PhareClient: one method per Phare endpoint the console uses, named like the sandbox's route.
+
+Docs: https://docs.phare.io/api-reference/introduction. Every failure is a PhareError; nothing
+above this package sees HTTP.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from incidents.models import PhareProject
+from incidents.phare.errors import PhareBadResponse
+from incidents.phare.schemas import (
+    Incident,
+    IncidentPayload,
+    MonitorSummary,
+    parse_incident,
+    parse_listed_incident,
+    parse_monitor,
+)
+from incidents.phare.transport import PhareTransport, error_for, json_body, with_query_param
+
+MONITORS_PER_PAGE = 100  # Phare's maximum per_page
+MAX_PAGES = 1000  # a guard against a `links.next` that never ends
+SYNC_PAGE_MAX_WAIT = 180.0  # a sync may pause this long for the rate budget between pages
+CREATE_ATTEMPTS = 2  # a create refused with 429 is sent once more, after a short Retry-After
+RECONCILE_PAGES = 5  # pages of recent incidents read when looking for an unanswered create
+CHECK_ACCESS_MAX_WAIT = 2.0  # a connection check waits this long at most for the rate budget
+
+
+class PhareClient:
+    """Calls Phare for one project."""
+
+    def __init__(self, project: PhareProject):
+        self.project = project
+        self._transport = PhareTransport(project)
+
+    def create_incident(self, payload: IncidentPayload) -> Incident:
+        """POST /uptime/incidents. Never retried once the request may have reached Phare."""
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            response = self._transport.send(
+                "POST", "/uptime/incidents", json=payload.to_json(), write=True
+            )
+            if response.status_code == 429 and attempt < CREATE_ATTEMPTS:
+                # Phare refused it unread; sent again only if the wait is short. The budget
+                # (blocked for Retry-After + 1 s) makes the next send wait.
+                error = error_for(response, write=True)
+                if (
+                    error.retry_after is None
+                    or error.retry_after + 1 > settings.PHARE_WRITE_MAX_WAIT
+                ):
+                    raise error
+                # 0 unless the budget could not record the 429
+                time.sleep(self._transport.unrecorded_pause)
+                continue
+            break
+        # The contract says 201; any success is read the same way, so a created incident is
+        # never reported as a failure.
+        if not response.is_success:
+            raise error_for(response, write=True)
+        return parse_incident(
+            json_body(response, write=True), write=True, status=response.status_code
+        )
+
+    def recent_incidents(self, *, since: datetime) -> list[Incident]:
+        """The project's incidents created since `since`, newest first as Phare lists them, at
+        most RECONCILE_PAGES pages. Items that do not describe an incident are skipped."""
+        found: list[Incident] = []
+        url: str | None = (
+            f"{self._transport.api_url()}/uptime/incidents?per_page={MONITORS_PER_PAGE}"
+        )
+        for _ in range(RECONCILE_PAGES):
+            response = self._transport.read_page(
+                url, max_wait=CHECK_ACCESS_MAX_WAIT, on_wait=_ignore
+            )
+            body = json_body(response, write=False)
+            items = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise PhareBadResponse("Phare's incident list did not have the expected shape.")
+            page = [incident for item in items if (incident := parse_listed_incident(item))]
+            found.extend(i for i in page if i.created_at is None or i.created_at >= since)
+            older = [i for i in page if i.created_at is not None and i.created_at < since]
+            url = (body.get("links") or {}).get("next")
+            if older or not url or not items:
+                break
+            self._transport.check_same_origin(url)
+        return found
+
+    def check_access(self) -> None:
+        """The cheapest read that needs the token: the first monitor of the project. Raises the
+        PhareError Phare's answer maps to (PhareAuthError for a 401 or 403)."""
+        response = self._transport.send(
+            "GET", "/uptime/monitors?per_page=1", max_wait=CHECK_ACCESS_MAX_WAIT
+        )
+        if response.status_code != 200:
+            raise error_for(response, write=False)
+        json_body(response, write=False)
+
+    def list_monitors(
+        self,
+        *,
+        max_wait: float = SYNC_PAGE_MAX_WAIT,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> list[MonitorSummary]:
+        """Every monitor of the project: GET /uptime/monitors, following `links.next`
+        (Phare gives no total count) at the maximum page size. Pauses between pages when the
+        rate budget runs low, and reads a page again after a 429. `on_progress` hears a
+        sentence for people after each page and before each pause."""
+        monitors: list[MonitorSummary] = []
+        url: str | None = (
+            f"{self._transport.api_url()}/uptime/monitors?per_page={MONITORS_PER_PAGE}"
+        )
+        report = on_progress or (lambda message: None)
+        for page in range(MAX_PAGES):
+            read = f"{len(monitors)} monitors read"
+
+            def on_wait(seconds: float, read: str = read) -> None:
+                report(
+                    f"{read}; pausing {math.ceil(seconds)} s to stay under Phare's limit of "
+                    "100 calls a minute"
+                )
+
+            response = self._transport.read_page(url, max_wait=max_wait, on_wait=on_wait)
+            body = json_body(response, write=False)
+            try:
+                monitors.extend(parse_monitor(item) for item in body["data"])
+                report(f"{len(monitors)} monitors read ({page + 1} pages)")
+                url = body.get("links", {}).get("next")
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise PhareBadResponse(
+                    "Phare's monitor list did not have the expected shape.",
+                    status=response.status_code,
+                ) from None
+            if not url:
+                return monitors
+            if url == response.request.url:
+                raise PhareBadResponse("Phare's monitor list pointed to the same page again.")
+            self._transport.check_same_origin(url)
+            # Laravel's paginator may drop extra parameters from its links: keep 100 a page.
+            url = with_query_param(url, "per_page", MONITORS_PER_PAGE)
+        raise PhareBadResponse(f"Phare's monitor list did not end after {MAX_PAGES} pages.")
+
+
+def _ignore(*args: Any) -> None:
+    pass
