@@ -8,6 +8,7 @@ from django.urls import reverse
 from incidents import duplicates, ratelimit, services
 from incidents.models import SYNC_LEASE, PhareProject
 from incidents.phare import IncidentPayload, PhareClient, PhareRateLimited, PhareUnavailable
+from incidents.services import monitors as monitor_services
 from phare_sandbox import SandboxState, start_in_thread
 from tests.conftest import SANDBOX_TOKEN, make_member
 
@@ -124,15 +125,15 @@ def test_search_over_many_shows_50_with_the_count_and_no_select_all(
 
 
 def test_one_refresh_at_a_time_and_only_the_owner_frees_its_lease(project, sandbox):
-    first = services._claim_sync_lease(project)
+    first = monitor_services._claim_sync_lease(project)
     with pytest.raises(services.SyncAlreadyRunning):
         services.monitor_sync(actor=None, project=project)
     # The first refresh stops beating; after the lease a second one may start...
     PhareProject.objects.filter(pk=project.pk).update(monitors_sync_heartbeat_at=first - SYNC_LEASE)
-    second = services._claim_sync_lease(project)
+    second = monitor_services._claim_sync_lease(project)
     assert second is not None
     # ...and when the first one finally ends, it does not free the second one's lease.
-    services._sync_holding_lease(project, first)
+    monitor_services._sync_holding_lease(project, first)
     project.refresh_from_db()
     assert project.monitors_sync_started_at == second and project.monitors_syncing
 
@@ -142,7 +143,7 @@ def test_the_command_skips_a_project_being_refreshed(project, sandbox):
 
     from django.core.management import call_command
 
-    services._claim_sync_lease(project)
+    monitor_services._claim_sync_lease(project)
     out = StringIO()
     call_command("sync_monitors", project.slug, stdout=out)
     assert "skipped, A refresh of Demo's monitors is already running." in out.getvalue()

@@ -1,0 +1,54 @@
+"""The console's own errors: what a use case refuses or could not finish, for views to explain."""
+
+from incidents import duplicates
+from incidents.models import IncidentAttempt
+from incidents.phare.errors import PhareError
+
+
+class SubmissionAlreadyHandled(Exception):
+    """The submission key was used before; `attempt` is the first submission's record, in the
+    state it reached while this request waited for it."""
+
+    def __init__(self, attempt: IncidentAttempt):
+        self.attempt = attempt
+        if attempt.state == IncidentAttempt.State.SENDING:
+            message = (
+                "This form is still being sent to Phare by an earlier click; nothing was sent "
+                "twice. Its result will be in “Recently created” and in the audit log."
+            )
+        elif attempt.state == IncidentAttempt.State.CREATED:
+            message = "This form was already sent and the incident created; nothing was sent again."
+        else:
+            message = f"This form was just sent and Phare did not create it: {attempt.error}"
+        super().__init__(message)
+        self.message = message
+
+
+class ReconciliationFailed(PhareError):
+    """Before sending a form again, the console could not read Phare's incident list, so it
+    sent nothing (the first try may have created the incident). `cause` says why."""
+
+    def __init__(self, cause: PhareError):
+        super().__init__(
+            "Before sending this incident again the console looks for it in Phare, and that "
+            f"failed, so nothing was sent: {cause.message}",
+            status=cause.status,
+            body=cause.body,
+        )
+        self.cause = cause
+
+
+class DuplicateSuspected(Exception):
+    """The monitors already have an ongoing incident from the last few minutes."""
+
+    def __init__(self, found: list[duplicates.PossibleDuplicate]):
+        super().__init__(f"{len(found)} possible duplicate(s)")
+        self.found = found
+
+
+class NotRecorded(PhareError):
+    """Phare created the incident but the console could not record it."""
+
+
+class SyncAlreadyRunning(Exception):
+    """Another refresh of the project's monitors holds the lease."""

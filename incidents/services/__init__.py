@@ -1,0 +1,48 @@
+"""The console's use cases, one module per area; imported from here so call sites never change
+when a module splits (`services.incident_create`)."""
+
+from incidents.exceptions import (
+    DuplicateSuspected,
+    NotRecorded,
+    ReconciliationFailed,
+    SubmissionAlreadyHandled,
+    SyncAlreadyRunning,
+)
+from incidents.services.attempts import reconcile_unknown
+from incidents.services.incidents import incident_create
+from incidents.services.monitors import (
+    SyncResult,
+    monitor_sync,
+    monitor_sync_if_stale,
+    monitor_sync_start,
+    wait_for_background_syncs,
+)
+from incidents.services.projects import (
+    COMMAND_LINE_ACTOR,
+    ConnectionCheck,
+    connection_check,
+    project_clear_token,
+    project_provision,
+    project_set_token,
+)
+
+__all__ = [
+    "COMMAND_LINE_ACTOR",
+    "ConnectionCheck",
+    "DuplicateSuspected",
+    "NotRecorded",
+    "ReconciliationFailed",
+    "SubmissionAlreadyHandled",
+    "SyncAlreadyRunning",
+    "SyncResult",
+    "connection_check",
+    "incident_create",
+    "monitor_sync",
+    "monitor_sync_if_stale",
+    "monitor_sync_start",
+    "project_clear_token",
+    "project_provision",
+    "project_set_token",
+    "reconcile_unknown",
+    "wait_for_background_syncs",
+]

@@ -1,0 +1,202 @@
+"""The project's copy of its Phare monitors: refreshed all or nothing, one refresh at a time."""
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents import permissions
+from incidents.exceptions import SyncAlreadyRunning
+from incidents.models import SYNC_LEASE, Monitor, PhareProject
+from incidents.permissions import Capability, User
+from incidents.phare import MonitorSummary, PhareClient, PhareError
+
+logger = logging.getLogger(__name__)
+
+MIRRORED_MONITOR_FIELDS = [
+    "name",
+    "status",
+    "paused",
+    "protocol",
+    "target",
+    "last_checked_at",
+    "search_name",
+    "search_target",
+    "status_rank",
+]
+
+
+SYNC_RETRY_AFTER_FAILURE = timedelta(minutes=1)
+
+
+_background_syncs: dict[int, threading.Thread] = {}
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    total: int
+    added: int
+    removed: int
+
+
+def monitor_sync(*, actor: User | None, project: PhareProject) -> SyncResult:
+    """Replace the project's copy of its monitors with Phare's list, all or nothing.
+
+    One refresh at a time per project (SyncAlreadyRunning otherwise). A failure part-way
+    keeps the last complete copy and is recorded on the project, so the page can say so.
+    """
+    if actor is not None:
+        permissions.require(actor, project, Capability.RESPOND)
+    lease = _claim_sync_lease(project)
+    if lease is None:
+        raise SyncAlreadyRunning(f"A refresh of {project.name}'s monitors is already running.")
+    return _sync_holding_lease(project, lease)
+
+
+def _claim_sync_lease(project: PhareProject) -> datetime | None:
+    now = timezone.now()
+    claimed = (
+        PhareProject.objects.filter(pk=project.pk)
+        .filter(
+            Q(monitors_sync_started_at__isnull=True)
+            | Q(monitors_sync_heartbeat_at__lt=now - SYNC_LEASE)
+        )
+        .update(
+            monitors_sync_started_at=now,
+            monitors_sync_heartbeat_at=now,
+            monitors_sync_progress="Starting",
+        )
+    )
+    if not claimed:
+        return None
+    project.monitors_sync_started_at = project.monitors_sync_heartbeat_at = now
+    project.monitors_sync_progress = "Starting"
+    return now
+
+
+def _sync_holding_lease(project: PhareProject, lease: datetime) -> SyncResult:
+    held = PhareProject.objects.filter(pk=project.pk, monitors_sync_started_at=lease)
+
+    def progress(message: str) -> None:
+        held.update(monitors_sync_progress=message[:200], monitors_sync_heartbeat_at=timezone.now())
+
+    try:
+        try:
+            monitors = PhareClient(project).list_monitors(on_progress=progress)
+        except PhareError as error:
+            held.update(monitors_sync_error=error.message, monitors_sync_failed_at=timezone.now())
+            raise
+        return _store_monitors(project, monitors)
+    finally:
+        # Only our own lease: a refresh that outlived it must not free another's.
+        held.update(monitors_sync_started_at=None, monitors_sync_progress="")
+        project.monitors_sync_started_at = None
+
+
+def _store_monitors(project: PhareProject, monitors: list[MonitorSummary]) -> SyncResult:
+    # A monitor can appear on two pages when Phare's list shifts while it is read.
+    summaries = list({summary.id: summary for summary in monitors}.values())
+    now = timezone.now()
+    with transaction.atomic():
+        before = project.monitors.count()
+        Monitor.objects.bulk_create(
+            [_mirrored(project, summary, now) for summary in summaries],
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["project", "phare_id"],
+            update_fields=[*MIRRORED_MONITOR_FIELDS, "synced_at"],
+        )
+        # Every monitor Phare still has was just stamped `now`; the rest are gone from Phare.
+        removed, _ = project.monitors.exclude(synced_at=now).delete()
+        PhareProject.objects.filter(pk=project.pk).update(
+            monitors_synced_at=now, monitors_sync_error="", monitors_sync_failed_at=None
+        )
+    project.monitors_synced_at, project.monitors_sync_error = now, ""
+    total = len(summaries)
+    logger.info("synced %d monitors of project %s", total, project.slug)
+    return SyncResult(total=total, added=total - (before - removed), removed=removed)
+
+
+def _mirrored(project: PhareProject, summary: MonitorSummary, now) -> Monitor:
+    monitor = Monitor(
+        project=project,
+        phare_id=summary.id,
+        name=summary.name,
+        status=summary.status,
+        paused=summary.paused,
+        protocol=summary.protocol,
+        target=summary.target,
+        last_checked_at=summary.last_checked_at,
+        synced_at=now,
+    )
+    monitor.fill_search_fields()
+    return monitor
+
+
+def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:
+    """Refresh the project's monitors without making anyone wait; False when a refresh is
+    already running. With MONITOR_SYNC_IN_BACKGROUND off, the refresh runs here and now."""
+    if actor is not None:
+        permissions.require(actor, project, Capability.RESPOND)
+    lease = _claim_sync_lease(project)
+    if lease is None:
+        return False
+    if settings.MONITOR_SYNC_IN_BACKGROUND:
+        thread = threading.Thread(
+            target=_sync_in_background,
+            args=(project.pk, lease),
+            name=f"sync-{project.slug}",
+            daemon=True,
+        )
+        _background_syncs[project.pk] = thread
+        thread.start()
+    else:
+        _sync_logging_failures(project, lease)
+        project.refresh_from_db()
+    return True
+
+
+def monitor_sync_if_stale(*, actor: User, project: PhareProject) -> bool:
+    """Start a refresh when the copy is older than MONITOR_SYNC_TTL (or was never made)."""
+    now = timezone.now()
+    synced_at, failed_at = project.monitors_synced_at, project.monitors_sync_failed_at
+    if synced_at is not None and now - synced_at < timedelta(seconds=settings.MONITOR_SYNC_TTL):
+        return False
+    if failed_at is not None and now - failed_at < SYNC_RETRY_AFTER_FAILURE:
+        return False  # Refresh monitors still tries at once
+    try:
+        return monitor_sync_start(actor=actor, project=project)
+    except DatabaseError as error:
+        # A read-only database: the page still shows the copy it has.
+        logger.warning("monitor refresh of %s not started: %s", project.slug, error)
+        return False
+
+
+def wait_for_background_syncs(timeout: float = 30.0) -> None:
+    """For tests and shutdown: wait until the refreshes started here have finished."""
+    for thread in list(_background_syncs.values()):
+        thread.join(timeout)
+
+
+def _sync_in_background(project_pk: int, lease: datetime) -> None:
+    try:
+        _sync_logging_failures(PhareProject.objects.get(pk=project_pk), lease)
+    except Exception:
+        logger.exception("monitor refresh of project %s could not start", project_pk)
+    finally:
+        _background_syncs.pop(project_pk, None)
+        connection.close()  # the thread's own connection; nobody else will close it
+
+
+def _sync_logging_failures(project: PhareProject, lease: datetime) -> None:
+    try:
+        _sync_holding_lease(project, lease)
+    except PhareError as error:
+        logger.warning("monitor refresh of %s failed: %s", project.slug, error.message)
+    except Exception:
+        logger.exception("monitor refresh of %s crashed", project.slug)
