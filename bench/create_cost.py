@@ -79,20 +79,22 @@ def measure(session_key: str) -> str:
     from django.db import connection
     from django.test import Client
 
-    from incidents import services, views
+    from incidents import services
     from incidents.forms import IncidentForm
     from incidents.models import PhareProject
     from incidents.phare import PhareClient
+    from incidents.services import incidents as incident_services
+    from incidents.views import incidents as incident_views
 
     steps: dict[str, list[float]] = defaultdict(list)
     timed(auth_middleware, "get_user", steps, "session and user")
-    timed(views, "_project_for", steps, "project and role")
+    timed(incident_views, "project_for_request", steps, "project and role")
     timed(IncidentForm, "is_valid", steps, "form validation")
     timed(services, "incident_create", steps, "service")
-    timed(services, "_send", steps, "send and settle")
+    timed(incident_services, "_send", steps, "send and settle")
     timed(PhareClient, "create_incident", steps, "call to Phare")
-    timed(services, "_settle", steps, "settle")
-    timed(views, "_created_response", steps, "response")
+    timed(incident_services, "settle", steps, "settle")
+    timed(incident_views, "_created_response", steps, "response")
 
     client = Client(HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="incident-form", HTTP_HOST="127.0.0.1")
     client.cookies["sessionid"] = session_key

@@ -159,7 +159,7 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "incidents.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "incidents.views.system.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "incidents.middleware.client_ip"
 AXES_VERBOSE = False
 # Load balancers in front of the console that append to X-Forwarded-For (0: use the peer address).

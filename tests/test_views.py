@@ -7,14 +7,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from incidents import services, views
+from incidents import services
 from incidents.models import AuditEntry, IncidentAttempt
+from incidents.views import incidents as incident_views
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # As htmx sends it from the page: the form's id names the request's trigger.
-FROM_THE_FORM = HTMX | {"HTTP_HX_TRIGGER": views.INCIDENT_FORM_ID}
+FROM_THE_FORM = HTMX | {"HTTP_HX_TRIGGER": incident_views.INCIDENT_FORM_ID}
 
 
 def create_url(project) -> str:
@@ -132,7 +133,7 @@ def test_htmx_post_returns_the_result_the_next_key_and_the_new_recent_row(alice_
 
 def test_the_pages_form_carries_the_id_the_short_answer_relies_on(alice_client, project):
     html = alice_client.get(project.get_absolute_url()).content.decode()
-    assert f'class="card incident-form" id="{views.INCIDENT_FORM_ID}"' in html
+    assert f'class="card incident-form" id="{incident_views.INCIDENT_FORM_ID}"' in html
 
 
 def test_a_page_served_before_the_short_answer_gets_the_whole_panel(alice_client, project):

@@ -1,0 +1,46 @@
+"""The monitor picker: search the project's copy of its monitors, and refresh that copy."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from incidents import selectors, services
+from incidents.models import PhareProject
+from incidents.permissions import Capability
+from incidents.views._shared import positive_int, project_for_request, query_text
+from incidents.views.projects import FORM_PAGE
+
+
+@require_GET
+def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for_request(request, slug, Capability.RESPOND)
+    selected = [positive_int(value) for value in request.GET.getlist("monitors")[:200]]
+    results, match_count = selectors.monitor_search(
+        project,
+        query_text(request.GET.get("q", "")),
+        exclude_ids=[monitor_id for monitor_id in selected if monitor_id],
+    )
+    context = {"project": project, "monitor_results": results, "match_count": match_count}
+    return render(request, f"{FORM_PAGE}#monitor_results", context)
+
+
+@require_POST
+def monitor_refresh(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for_request(request, slug, Capability.RESPOND)
+    services.monitor_sync_start(actor=request.user, project=project)
+    return _sync_status_response(request, project)
+
+
+@require_GET
+def monitor_sync_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """The refresh's status line; polled while a refresh runs."""
+    return _sync_status_response(request, project_for_request(request, slug, Capability.RESPOND))
+
+
+def _sync_status_response(request: HttpRequest, project: PhareProject) -> HttpResponse:
+    response = render(request, f"{FORM_PAGE}#monitor_sync_status", {"project": project})
+    if not project.monitors_syncing:
+        # The search box listens for this and reloads its results from the new copy.
+        trigger_client_event(response, "monitors-refreshed")
+    return response
