@@ -12,9 +12,9 @@ from incidents.models import IncidentAttempt, PhareProject
 from incidents.permissions import Capability
 from incidents.phare import PhareError, PhareValidationError
 from incidents.views._shared import project_for_request, query_text, status_for
-from incidents.views.projects import FORM_PAGE, render_project_detail
+from incidents.views.projects import FORM, render_project_detail
 
-# The create form's id in FORM_PAGE; htmx sends it as HX-Trigger.
+# The create form's id in FORM; htmx sends it as HX-Trigger.
 INCIDENT_FORM_ID = "incident-form"
 
 
@@ -93,7 +93,7 @@ def _created_response(
     # script clears the form the person typed into (console.js, "incident-created"), so the
     # panel and its monitor list are not rendered again.
     context = {"created": attempt, "add_recent_row": first_time, "form": next_form}
-    response = render(request, f"{FORM_PAGE}#created_response", context)
+    response = render(request, f"{FORM}#created_response", context)
     retarget(response, "#created-slot")
     reswap(response, "innerHTML")
     trigger_client_event(response, "incident-created", after="swap")

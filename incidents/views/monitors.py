@@ -9,7 +9,8 @@ from incidents import selectors, services
 from incidents.models import PhareProject
 from incidents.permissions import Capability
 from incidents.views._shared import positive_int, project_for_request, query_text
-from incidents.views.projects import FORM_PAGE
+
+PICKER = "incidents/partials/monitor_picker.html"
 
 
 @require_GET
@@ -22,7 +23,7 @@ def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
         exclude_ids=[monitor_id for monitor_id in selected if monitor_id],
     )
     context = {"project": project, "monitor_results": results, "match_count": match_count}
-    return render(request, f"{FORM_PAGE}#monitor_results", context)
+    return render(request, f"{PICKER}#monitor_results", context)
 
 
 @require_POST
@@ -39,7 +40,7 @@ def monitor_sync_status(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _sync_status_response(request: HttpRequest, project: PhareProject) -> HttpResponse:
-    response = render(request, f"{FORM_PAGE}#monitor_sync_status", {"project": project})
+    response = render(request, f"{PICKER}#monitor_sync_status", {"project": project})
     if not project.monitors_syncing:
         # The search box listens for this and reloads its results from the new copy.
         trigger_client_event(response, "monitors-refreshed")

@@ -12,7 +12,8 @@ from incidents.models import IncidentAttempt, PhareProject
 from incidents.permissions import Capability
 from incidents.views._shared import positive_int, project_for_request
 
-FORM_PAGE = "incidents/incident_form.html"
+PAGE = "incidents/project_detail.html"
+FORM = "incidents/incident_form.html"
 
 
 def render_project_detail(
@@ -54,12 +55,12 @@ def render_project_detail(
         "duplicate_window": settings.DUPLICATE_WINDOW_MINUTES,
     }
     if request.htmx:
-        return render(request, f"{FORM_PAGE}#incident_panel_response", context, status=status)
+        return render(request, f"{FORM}#incident_panel_response", context, status=status)
     context.update(
         projects=selectors.project_list_for_user(request.user),
         recent=selectors.recent_incidents(project),
     )
-    return render(request, FORM_PAGE, context, status=status)
+    return render(request, PAGE, context, status=status)
 
 
 @require_GET
@@ -90,7 +91,7 @@ def connection_check(request: HttpRequest, slug: str) -> HttpResponse:
     connection = services.connection_check(actor=request.user, project=project)
     if request.htmx:
         context = {"project": project, "connection": connection}
-        return render(request, f"{FORM_PAGE}#connection_result", context)
+        return render(request, f"{PAGE}#connection_result", context)
     return render_project_detail(
         request, project, IncidentForm(project=project), connection=connection
     )
