@@ -89,6 +89,21 @@ def test_form_has_the_contract_labels_and_button(alice_client, project):
     assert "Sandbox" in html  # the console is pointed at the sandbox, and says so
 
 
+def test_no_page_prints_a_template_comment(alice_client, project, sandbox):
+    """A {# … #} comment spanning lines is printed as text by Django's template engine."""
+    alice_client.post(create_url(project), form_data(monitors=["1"]))
+    pages = [
+        reverse("incidents:home"),
+        project.get_absolute_url(),
+        reverse("incidents:audit_list"),
+        reverse("incidents:audit_detail", args=[AuditEntry.objects.first().pk]),
+    ]
+    for url in pages:
+        html = alice_client.get(url).content.decode()
+        assert "{#" not in html and "#}" not in html, url
+        assert "{%" not in html, url
+
+
 def test_unknown_project_is_404(alice_client, db):
     assert alice_client.get("/projects/nope/").status_code == 404
 
