@@ -132,7 +132,7 @@ def _read_in_background(project: PhareProject) -> None:
 
 def _read_phare_copy(project: PhareProject) -> None:
     try:
-        incidents = PhareClient(project).recent_incidents(since=timezone.now() - _window())
+        incidents = PhareClient(project).list_incidents(since=timezone.now() - _window())
     except PhareError as error:
         logger.info("recent incidents of %s not read: %s", project.slug, error.message)
         return

@@ -67,7 +67,7 @@ class PhareProject(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("incidents:project", kwargs={"slug": self.slug})
+        return reverse("incidents:project_detail", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
         if self.organization_key and not (self.phare_project_id or self.phare_project_slug):

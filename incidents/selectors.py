@@ -41,7 +41,7 @@ def project_list_with_monitor_counts(user: User) -> QuerySet[PhareProject]:
     return project_list_for_user(user).annotate(monitor_count=Count("monitors"))
 
 
-def recent_incidents(project: PhareProject, *, limit: int = 10) -> QuerySet[IncidentAttempt]:
+def attempt_list_created(project: PhareProject, *, limit: int = 10) -> QuerySet[IncidentAttempt]:
     return IncidentAttempt.objects.filter(project=project, state=IncidentAttempt.State.CREATED)[
         :limit
     ]

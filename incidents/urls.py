@@ -6,13 +6,19 @@ app_name = "incidents"
 
 urlpatterns = [
     path("", projects.home, name="home"),
-    path("projects/<slug:slug>/", projects.project_detail, name="project"),
-    path("projects/<slug:slug>/connection/", projects.connection_check, name="connection_check"),
+    path("projects/<slug:slug>/", projects.project_detail, name="project_detail"),
+    path(
+        "projects/<slug:slug>/connection/",
+        projects.project_connection_check,
+        name="project_connection_check",
+    ),
     path("projects/<slug:slug>/incidents/", incidents.incident_create, name="incident_create"),
     path("projects/<slug:slug>/form/", incidents.incident_form_reload, name="incident_form_reload"),
     path("projects/<slug:slug>/monitors/", monitors.monitor_search, name="monitor_search"),
     path(
-        "projects/<slug:slug>/monitors/refresh/", monitors.monitor_refresh, name="monitor_refresh"
+        "projects/<slug:slug>/monitors/refresh/",
+        monitors.monitor_sync_start,
+        name="monitor_sync_start",
     ),
     path(
         "projects/<slug:slug>/monitors/status/",

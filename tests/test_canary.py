@@ -76,7 +76,7 @@ def form(project: PhareProject, title: str, monitor: int = 1) -> dict:
 def drive_every_page(client: Client, recorder: Recorder, project, sandbox) -> None:
     slug = {"slug": project.slug}
     create = reverse("incidents:incident_create", kwargs=slug)
-    connection_url = reverse("incidents:connection_check", kwargs=slug)
+    connection_url = reverse("incidents:project_connection_check", kwargs=slug)
     htmx = {"HX-Request": "true"}
 
     def get(url, data=None, **headers):
@@ -88,7 +88,7 @@ def drive_every_page(client: Client, recorder: Recorder, project, sandbox) -> No
     get(reverse("incidents:home"))
     get(project.get_absolute_url())
     get(reverse("incidents:monitor_search", kwargs=slug), {"q": "a"}, **htmx)
-    post(reverse("incidents:monitor_refresh", kwargs=slug), **htmx)
+    post(reverse("incidents:monitor_sync_start", kwargs=slug), **htmx)
     get(reverse("incidents:monitor_sync_status", kwargs=slug), **htmx)
     post(reverse("incidents:incident_form_reload", kwargs=slug), form(project, "Reload"))
     post(create, form(project, "Created"), **htmx)

@@ -20,7 +20,7 @@ def admin_client(project, django_user_model) -> Client:
 
 
 def check(client: Client, project, **headers):
-    url = reverse("incidents:connection_check", kwargs={"slug": project.slug})
+    url = reverse("incidents:project_connection_check", kwargs={"slug": project.slug})
     return client.post(url, headers=headers)
 
 

@@ -61,13 +61,13 @@ def urls(project, entry) -> dict:
     slug = {"slug": project.slug}
     return {
         "home": ("get", reverse("incidents:home"), {}),
-        "project": ("get", reverse("incidents:project", kwargs=slug), {}),
+        "project": ("get", reverse("incidents:project_detail", kwargs=slug), {}),
         "create": ("post", reverse("incidents:incident_create", kwargs=slug), form()),
         "form_reload": ("post", reverse("incidents:incident_form_reload", kwargs=slug), form()),
         "search": ("get", reverse("incidents:monitor_search", kwargs=slug), {"q": "a"}),
-        "refresh": ("post", reverse("incidents:monitor_refresh", kwargs=slug), {}),
+        "refresh": ("post", reverse("incidents:monitor_sync_start", kwargs=slug), {}),
         "sync_status": ("get", reverse("incidents:monitor_sync_status", kwargs=slug), {}),
-        "connection": ("post", reverse("incidents:connection_check", kwargs=slug), {}),
+        "connection": ("post", reverse("incidents:project_connection_check", kwargs=slug), {}),
         "audit_list": ("get", reverse("incidents:audit_list"), {}),
         "audit_detail": ("get", reverse("incidents:audit_detail", args=[entry.pk]), {}),
     }

@@ -287,7 +287,7 @@ def test_monitor_search_shows_every_match_up_to_100_and_offers_select_all(alice_
 
 def test_monitor_refresh_resyncs(alice_client, project, sandbox):
     sandbox.state.delete_monitor(1)
-    url = reverse("incidents:monitor_refresh", kwargs={"slug": project.slug})
+    url = reverse("incidents:monitor_sync_start", kwargs={"slug": project.slug})
     response = alice_client.post(url, **HTMX)
     assert "Monitor list from Phare as of" in response.content.decode()
     assert "monitors-refreshed" in json.loads(response["HX-Trigger"])
@@ -466,8 +466,8 @@ def test_no_js_refresh_keeps_everything_typed(alice_client, project, sandbox):
 @pytest.mark.parametrize(
     ("name", "params"),
     [
-        ("incidents:project", {"created": "²"}),
-        ("incidents:project", {"created": "99999999999999999999999"}),
+        ("incidents:project_detail", {"created": "²"}),
+        ("incidents:project_detail", {"created": "99999999999999999999999"}),
         ("incidents:monitor_search", {"monitors": ["²", "99999999999999999999999", "-1"]}),
         ("incidents:monitor_search", {"q": "²"}),
         ("incidents:monitor_search", {"q": "a\x00b"}),

@@ -66,7 +66,7 @@ class PhareClient:
             json_body(response, write=True), write=True, status=response.status_code
         )
 
-    def recent_incidents(self, *, since: datetime) -> list[Incident]:
+    def list_incidents(self, *, since: datetime) -> list[Incident]:
         """The project's incidents created since `since`, newest first as Phare lists them, at
         most RECONCILE_PAGES pages. Items that do not describe an incident are skipped."""
         found: list[Incident] = []

@@ -8,7 +8,7 @@ from incidents.exceptions import (
     SubmissionAlreadyHandled,
     SyncAlreadyRunning,
 )
-from incidents.services.attempts import reconcile_unknown
+from incidents.services.attempts import attempt_reconcile
 from incidents.services.incidents import incident_create
 from incidents.services.monitors import (
     SyncResult,
@@ -20,8 +20,8 @@ from incidents.services.monitors import (
 from incidents.services.projects import (
     COMMAND_LINE_ACTOR,
     ConnectionCheck,
-    connection_check,
     project_clear_token,
+    project_connection_check,
     project_provision,
     project_set_token,
 )
@@ -35,7 +35,7 @@ __all__ = [
     "SubmissionAlreadyHandled",
     "SyncAlreadyRunning",
     "SyncResult",
-    "connection_check",
+    "project_connection_check",
     "incident_create",
     "monitor_sync",
     "monitor_sync_if_stale",
@@ -43,6 +43,6 @@ __all__ = [
     "project_clear_token",
     "project_provision",
     "project_set_token",
-    "reconcile_unknown",
+    "attempt_reconcile",
     "wait_for_background_syncs",
 ]

@@ -102,7 +102,7 @@ def reconcile(
     started = time.monotonic()
     since = attempt.created_at - RECONCILE_CLOCK_SKEW
     try:
-        candidates = PhareClient(attempt.project).recent_incidents(since=since)
+        candidates = PhareClient(attempt.project).list_incidents(since=since)
     except PhareError as error:
         failure = ReconciliationFailed(error)
         _settle_lookup(attempt, error=failure, state=previous, duration_ms=elapsed_ms(started))
@@ -132,7 +132,7 @@ def _same_incident(incident: Incident, sent_body: dict) -> bool:
     return True
 
 
-def reconcile_unknown(*, actor: User | None, attempt: IncidentAttempt) -> Incident | None:
+def attempt_reconcile(*, actor: User | None, attempt: IncidentAttempt) -> Incident | None:
     """Settle an unknown attempt without sending anything: created when Phare has the incident,
     otherwise failed, so that pressing the button again is a safe new send."""
     if actor is not None:

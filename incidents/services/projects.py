@@ -19,7 +19,7 @@ class ConnectionCheck:
     detail: str = ""
 
 
-def connection_check(*, actor: User, project: PhareProject) -> ConnectionCheck:
+def project_connection_check(*, actor: User, project: PhareProject) -> ConnectionCheck:
     """Whether Phare accepts the project's token, with one cheap read (admins only)."""
     permissions.require(actor, project, Capability.MANAGE)
     try:

@@ -27,7 +27,7 @@ def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def monitor_refresh(request: HttpRequest, slug: str) -> HttpResponse:
+def monitor_sync_start(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_request(request, slug, Capability.RESPOND)
     services.monitor_sync_start(actor=request.user, project=project)
     return _sync_status_response(request, project)

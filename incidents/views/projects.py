@@ -58,7 +58,7 @@ def render_project_detail(
         return render(request, f"{FORM}#incident_panel_response", context, status=status)
     context.update(
         projects=selectors.project_list_for_user(request.user),
-        recent=selectors.recent_incidents(project),
+        recent=selectors.attempt_list_created(project),
     )
     return render(request, PAGE, context, status=status)
 
@@ -84,11 +84,11 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def connection_check(request: HttpRequest, slug: str) -> HttpResponse:
+def project_connection_check(request: HttpRequest, slug: str) -> HttpResponse:
     """Admins check the stored token with one cheap read; without JavaScript the project page
     comes back with the result."""
     project = project_for_request(request, slug, Capability.MANAGE)
-    connection = services.connection_check(actor=request.user, project=project)
+    connection = services.project_connection_check(actor=request.user, project=project)
     if request.htmx:
         context = {"project": project, "connection": connection}
         return render(request, f"{PAGE}#connection_result", context)

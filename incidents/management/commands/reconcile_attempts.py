@@ -33,7 +33,7 @@ class Command(BaseCommand):
         for attempt in attempts:
             label = f"{attempt.project.slug}: “{attempt.title}” (attempt {attempt.pk})"
             try:
-                incident = services.reconcile_unknown(actor=None, attempt=attempt)
+                incident = services.attempt_reconcile(actor=None, attempt=attempt)
             except PhareError as error:
                 failures += 1
                 self.stderr.write(f"{label}: still unknown, {error.message}")
