@@ -6,18 +6,17 @@ project page opens (in the background, at most once a minute per project) and ke
 cache; the check at submit time reads that copy and the console's own attempts."""
 
 import logging
-import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from incidents.models import IncidentAttempt, PhareProject
 from incidents.phare import PhareClient, PhareError
+from incidents.services import background
 
 logger = logging.getLogger(__name__)
 PHARE_COPY_TTL = 60  # seconds between reads of Phare's recent incidents, per project
@@ -105,29 +104,7 @@ def refresh_phare_copy_if_stale(project: PhareProject) -> None:
         return
     if not cache.add(f"{_copy_key(project)}:reading", True, PHARE_COPY_TTL):
         return
-    if settings.MONITOR_SYNC_IN_BACKGROUND:
-        thread = threading.Thread(target=_read_in_background, args=(project,), daemon=True)
-        _background_reads[project.pk] = thread
-        thread.start()
-    else:
-        _read_phare_copy(project)
-
-
-_background_reads: dict[int, threading.Thread] = {}
-
-
-def wait_for_background_reads(timeout: float = 30.0) -> None:
-    """For tests and shutdown: wait until the reads started here have finished."""
-    for thread in list(_background_reads.values()):
-        thread.join(timeout)
-
-
-def _read_in_background(project: PhareProject) -> None:
-    try:
-        _read_phare_copy(project)
-    finally:
-        _background_reads.pop(project.pk, None)
-        connection.close()  # the thread's own connection; nobody else will close it
+    background.run_after_response(f"recent-incidents-{project.pk}", _read_phare_copy, project)
 
 
 def _read_phare_copy(project: PhareProject) -> None:

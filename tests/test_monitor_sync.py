@@ -5,9 +5,10 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from incidents import duplicates, ratelimit, services
+from incidents import ratelimit, services
 from incidents.models import SYNC_LEASE, PhareProject
 from incidents.phare import IncidentPayload, PhareClient, PhareRateLimited, PhareUnavailable
+from incidents.services import background
 from incidents.services import monitors as monitor_services
 from phare_sandbox import SandboxState, start_in_thread
 from tests.conftest import SANDBOX_TOKEN, make_member
@@ -91,7 +92,7 @@ def test_opening_a_stale_form_refreshes_in_the_background(alice, alice_client, s
     assert "Refreshing the monitor list from Phare" in page
     assert 'hx-trigger="every 2s"' in page
     assert services.monitor_sync_start(actor=None, project=project) is False  # one at a time
-    services.wait_for_background_syncs()
+    background.wait_for_background_work()
     project.refresh_from_db()
     assert project.monitors.count() == 36 and not project.monitors_syncing
     status_url = reverse("incidents:monitor_sync_status", kwargs={"slug": project.slug})
@@ -107,8 +108,7 @@ def test_a_fresh_copy_is_not_refreshed_again(alice, alice_client, sandbox, setti
     make_member(alice, project)
     services.monitor_sync(actor=None, project=project)
     alice_client.get(project.get_absolute_url())
-    services.wait_for_background_syncs()
-    duplicates.wait_for_background_reads()
+    background.wait_for_background_work()
     monitor_reads = [line for line in sandbox.state.request_log if "/uptime/monitors" in line]
     assert len(monitor_reads) == 1  # the sync above; the page read only recent incidents
 

@@ -15,7 +15,6 @@ from incidents.services.monitors import (
     monitor_sync,
     monitor_sync_if_stale,
     monitor_sync_start,
-    wait_for_background_syncs,
 )
 from incidents.services.projects import (
     COMMAND_LINE_ACTOR,
@@ -44,5 +43,4 @@ __all__ = [
     "project_provision",
     "project_set_token",
     "attempt_reconcile",
-    "wait_for_background_syncs",
 ]

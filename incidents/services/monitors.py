@@ -1,12 +1,11 @@
 """The project's copy of its Phare monitors: refreshed all or nothing, one refresh at a time."""
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from incidents.exceptions import SyncAlreadyRunning
 from incidents.models import SYNC_LEASE, Monitor, PhareProject
 from incidents.permissions import Capability, User
 from incidents.phare import MonitorSummary, PhareClient, PhareError
+from incidents.services import background
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,6 @@ MIRRORED_MONITOR_FIELDS = [
 
 
 SYNC_RETRY_AFTER_FAILURE = timedelta(minutes=1)
-
-
-_background_syncs: dict[int, threading.Thread] = {}
 
 
 @dataclass(frozen=True)
@@ -146,18 +143,9 @@ def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:
     lease = _claim_sync_lease(project)
     if lease is None:
         return False
-    if settings.MONITOR_SYNC_IN_BACKGROUND:
-        thread = threading.Thread(
-            target=_sync_in_background,
-            args=(project.pk, lease),
-            name=f"sync-{project.slug}",
-            daemon=True,
-        )
-        _background_syncs[project.pk] = thread
-        thread.start()
-    else:
-        _sync_logging_failures(project, lease)
-        project.refresh_from_db()
+    background.run_after_response(f"monitor-sync-{project.pk}", _sync_project, project.pk, lease)
+    if not settings.MONITOR_SYNC_IN_BACKGROUND:
+        project.refresh_from_db()  # it ran inline: show its outcome
     return True
 
 
@@ -177,20 +165,9 @@ def monitor_sync_if_stale(*, actor: User, project: PhareProject) -> bool:
         return False
 
 
-def wait_for_background_syncs(timeout: float = 30.0) -> None:
-    """For tests and shutdown: wait until the refreshes started here have finished."""
-    for thread in list(_background_syncs.values()):
-        thread.join(timeout)
-
-
-def _sync_in_background(project_pk: int, lease: datetime) -> None:
-    try:
-        _sync_logging_failures(PhareProject.objects.get(pk=project_pk), lease)
-    except Exception:
-        logger.exception("monitor refresh of project %s could not start", project_pk)
-    finally:
-        _background_syncs.pop(project_pk, None)
-        connection.close()  # the thread's own connection; nobody else will close it
+def _sync_project(project_pk: int, lease: datetime) -> None:
+    # The project is read again: a background job shares no model instance with the request.
+    _sync_logging_failures(PhareProject.objects.get(pk=project_pk), lease)
 
 
 def _sync_logging_failures(project: PhareProject, lease: datetime) -> None:
