@@ -1,6 +1,7 @@
 """Settings for the test suite: the real settings with a fixed secret and credential key."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # A valid Fernet key used only by the tests.
@@ -20,4 +21,6 @@ WHITENOISE_AUTOREFRESH = True
 MONITOR_SYNC_IN_BACKGROUND = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: background refreshes and other processes share it as in production.
-    DATABASES["default"]["TEST"] = {"NAME": BASE_DIR / "test-db.sqlite3"}  # noqa: F405
+    # Named after DATABASE_URL's file, so two suites with different files can run at once.
+    database_file = Path(DATABASES["default"]["NAME"]).name  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": BASE_DIR / f"test-{database_file}"}  # noqa: F405
