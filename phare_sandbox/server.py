@@ -10,13 +10,16 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from . import incident_routes
+from .incident_routes import ApiCall
+from .responses import NOT_FOUND, Response, found, message, paginated, parse_json, read_object
 from .state import Fault, SandboxState, TokenInfo
 from .validation import ValidationError, validate_list_query
 
@@ -25,8 +28,6 @@ ORG_HEADER_MESSAGE = (
     "A project header (X-Phare-Project-Id or X-Phare-Project-Slug) is required "
     "when using an organization-scoped API key."
 )
-NOT_FOUND = {"message": "Resource not found"}
-NOT_AN_OBJECT = {"message": "The request body must be a JSON object.", "errors": {}}
 
 # Path pattern -> {method: route name}. Route names are also the fault targets.
 API_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
@@ -34,23 +35,25 @@ API_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/uptime/monitors"), {"GET": "list_monitors"}),
     (re.compile(r"/uptime/monitors/(\d+)"), {"GET": "get_monitor"}),
     (re.compile(r"/uptime/incidents"), {"GET": "list_incidents", "POST": "create_incident"}),
-    (re.compile(r"/uptime/incidents/(\d+)"), {"GET": "get_incident"}),
+    (
+        re.compile(r"/uptime/incidents/(\d+)"),
+        {"GET": "get_incident", "POST": "edit_incident", "DELETE": "delete_incident"},
+    ),
+    (re.compile(r"/uptime/incidents/(\d+)/recover"), {"POST": "recover_incident"}),
+    (
+        re.compile(r"/uptime/incidents/(\d+)/updates"),
+        {"GET": "list_incident_updates", "POST": "create_incident_update"},
+    ),
 )
 CONTROL_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/__sandbox__/reset"), {"POST": "reset"}),
     (re.compile(r"/__sandbox__/state"), {"GET": "state"}),
     (re.compile(r"/__sandbox__/faults"), {"POST": "faults"}),
     (re.compile(r"/__sandbox__/monitors/(\d+)"), {"DELETE": "delete_monitor"}),
+    (re.compile(r"/__sandbox__/incidents/(\d+)"), {"POST": "edit_incident"}),
+    (re.compile(r"/__sandbox__/incidents/(\d+)/updates"), {"POST": "add_incident_update"}),
+    (re.compile(r"/__sandbox__/monitor-incidents"), {"POST": "open_monitor_incident"}),
 )
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None  # JSON value; None means an empty body
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None  # sent as-is instead of ``body`` (fault bodies)
-    delivery: str = "full"  # or "dropped" (no answer at all), "truncated" (half the body)
 
 
 class BadRequestBody(Exception):
@@ -70,19 +73,14 @@ def _resolve(
     return None
 
 
-def _parse_json(raw: bytes) -> Any:
-    """Parse a request body; an empty body counts as ``{}``. Raises ``ValueError``."""
+def _recorded_body(raw: bytes) -> Any:
+    """What a write sent, for tests: its JSON, its text when not JSON, ``None`` when empty."""
     if not raw.strip():
-        return {}
-
-    def reject(constant: str) -> None:
-        raise ValueError(f"invalid JSON constant {constant}")
-
-    return json.loads(raw.decode("utf-8"), parse_constant=reject)
-
-
-def _message(status: int, message: str) -> Response:
-    return Response(status, {"message": message})
+        return None
+    try:
+        return parse_json(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -130,7 +128,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raw = self._read_body()
         except BadRequestBody as error:
             self.close_connection = True
-            self._send(_message(error.status, str(error)))
+            self._send(message(error.status, str(error)))
             return
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
@@ -233,7 +231,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         token = self._bearer_token()
         info = state.tokens.get(token) if token else None
         if info is None:
-            return _message(401, "Unauthorized")
+            return message(401, "Unauthorized")
         with state.lock:
             state.tokens_seen.add(token)
 
@@ -281,11 +279,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
     ) -> Response:
         state = self.server.state
         if self.command != "GET" and info.read_only:
-            return _message(403, "The uptime:write permission is required to perform this action.")
+            return message(403, "The uptime:write permission is required to perform this action.")
+        # Recorded before any fault, so tests still see what the console sent.
+        if self.command != "GET":
+            state.record_write(route, resource_id or None, _recorded_body(raw))
         if route == "create_incident":
-            # Recorded before any fault, so tests still see what the console sent.
             with suppress(ValueError):
-                state.record_create_request(_parse_json(raw))
+                state.record_create_request(parse_json(raw))
         fault = state.take_fault(route)
         if fault is None:
             return self._process(route, resource_id, query, raw)
@@ -295,85 +295,30 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self, route: str, resource_id: int, query: dict[str, list[str]], raw: bytes
     ) -> Response:
         state = self.server.state
-        if route == "create_incident":
-            return self._create_incident(raw)
+        handler = incident_routes.API_HANDLERS.get(route)
         try:
+            if handler is not None:
+                return handler(ApiCall(state, resource_id, query, raw, self._base_url()))
             if route == "list_monitors":
                 return self._list_monitors(query)
-            if route == "list_incidents":
-                return self._list_incidents(query)
         except ValidationError as error:
             return Response(422, error.payload())
         if route == "get_monitor":
-            return _found(state.get_monitor(resource_id))
-        if route == "get_incident":
-            return _found(state.get_incident(resource_id))
+            return found(state.get_monitor(resource_id))
         return Response(200, _api_info())
-
-    def _create_incident(self, raw: bytes) -> Response:
-        state = self.server.state
-        try:
-            body = _parse_json(raw)
-        except ValueError:
-            malformed = True
-        else:
-            malformed = False
-        if malformed:
-            return _message(400, "Malformed JSON.")
-        if not isinstance(body, dict):
-            return Response(422, NOT_AN_OBJECT)
-        try:
-            return Response(201, state.create_incident(body))
-        except ValidationError as error:
-            return Response(422, error.payload())
 
     def _list_monitors(self, query: dict[str, list[str]]) -> Response:
         page_query = {k: v for k, v in query.items() if k in ("page", "per_page")}
         params = validate_list_query(page_query)
         items, has_more = self.server.state.monitor_page(params.page, params.per_page)
-        return Response(200, self._paginated(items, has_more, params.page, params.per_page, query))
-
-    def _list_incidents(self, query: dict[str, list[str]]) -> Response:
-        params = validate_list_query(query)
-        items, has_more = self.server.state.incident_page(
-            params.page, params.per_page, params.monitor_ids
+        return Response(
+            200,
+            paginated(items, has_more, params.page, params.per_page, query, self._base_url()),
         )
-        return Response(200, self._paginated(items, has_more, params.page, params.per_page, query))
 
-    def _paginated(
-        self,
-        items: list[dict[str, Any]],
-        has_more: bool,
-        page: int,
-        per_page: int,
-        query: dict[str, list[str]],
-    ) -> dict[str, Any]:
-        """Laravel's simple-paginator envelope: no total, ``links.last`` always null."""
+    def _base_url(self) -> str:
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        base = f"http://{host}{urlsplit(self.path).path}"
-        # Keep the other query parameters (per_page, monitor_id) so links.next can be followed.
-        params = [(k, value) for k, values in query.items() if k != "page" for value in values]
-
-        def link(number: int) -> str:
-            return f"{base}?{urlencode([*params, ('page', str(number))])}"
-
-        first = (page - 1) * per_page + 1 if items else None
-        return {
-            "data": items,
-            "meta": {
-                "current_page": page,
-                "from": first,
-                "to": first + len(items) - 1 if first is not None else None,
-                "per_page": per_page,
-                "path": base,
-            },
-            "links": {
-                "first": link(1),
-                "last": None,
-                "prev": link(page - 1) if page > 1 else None,
-                "next": link(page + 1) if has_more else None,
-            },
-        }
+        return f"http://{host}{urlsplit(self.path).path}"
 
     # -- control API (no auth, no rate limit, no latency) -------------------------------
 
@@ -390,15 +335,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return Response(200, state.summary())
         if action == "delete_monitor":
             return Response(204) if state.delete_monitor(resource_id) else Response(404, NOT_FOUND)
+        try:
+            if action == "edit_incident":
+                return incident_routes.control_edit_incident(state, resource_id, raw)
+            if action == "add_incident_update":
+                return incident_routes.control_add_update(state, resource_id, raw)
+            if action == "open_monitor_incident":
+                return incident_routes.control_open_monitor_incident(state, raw)
+        except ValidationError as error:
+            return Response(422, error.payload())
         return self._add_fault(raw)
 
     def _add_fault(self, raw: bytes) -> Response:
-        try:
-            spec = _parse_json(raw)
-        except ValueError:
-            return _message(400, "Malformed JSON.")
-        if not isinstance(spec, dict):
-            return Response(422, NOT_AN_OBJECT)
+        spec = read_object(raw)
+        if isinstance(spec, Response):
+            return spec
         unknown = sorted(set(spec) - set(Fault.__dataclass_fields__))
         if unknown:
             return Response(422, {"message": f"Unknown fault fields: {', '.join(unknown)}."})
@@ -407,10 +358,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except ValueError as error:
             return Response(422, {"message": str(error)})
         return Response(201, asdict(fault))
-
-
-def _found(item: dict[str, Any] | None) -> Response:
-    return Response(200, item) if item is not None else Response(404, NOT_FOUND)
 
 
 def _is_json(payload: bytes) -> bool:
@@ -443,10 +390,10 @@ def _fault_response(fault: Fault) -> Response:
     if fault.body is not None:
         return Response(fault.status, headers=headers, raw=fault.body.encode())
     try:
-        message = HTTPStatus(fault.status).phrase
+        phrase = HTTPStatus(fault.status).phrase
     except ValueError:
-        message = "Service Unavailable"
-    return Response(fault.status, {"message": message}, headers)
+        phrase = "Service Unavailable"
+    return Response(fault.status, {"message": phrase}, headers)
 
 
 def _api_info() -> dict[str, str]:

@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .seed import build_monitors, format_timestamp
-from .validation import validate_incident
+from .validation import (
+    ValidationError,
+    parse_datetime,
+    validate_incident,
+    validate_incident_edit,
+    validate_incident_update,
+    validate_monitor_incident,
+)
 
 RATE_LIMIT_WINDOW_S = 60.0
 FAULT_ROUTES = frozenset(
@@ -23,6 +30,11 @@ FAULT_ROUTES = frozenset(
         "list_incidents",
         "create_incident",
         "get_incident",
+        "edit_incident",
+        "delete_incident",
+        "recover_incident",
+        "list_incident_updates",
+        "create_incident_update",
     }
 )
 
@@ -117,13 +129,18 @@ class SandboxState:
         self.rate_limit = rate_limit
         self.tokens: dict[str, TokenInfo] = {}
         self.monitors: dict[int, dict[str, Any]] = {}
+        # Stored dicts are never changed in place: an edit stores a new dict, so an answer
+        # being serialised outside the lock never sees half an edit.
         self.incidents: list[dict[str, Any]] = []
+        self.incident_updates: list[dict[str, Any]] = []
         self.create_requests: list[Any] = []
+        self.writes: list[dict[str, Any]] = []  # {"route", "id", "body"} of each API write
         self.request_log: list[str] = []  # "METHOD /path?query" of every API request
         self.tokens_seen: set[str] = set()  # known tokens that reached the API
         self.faults: list[Fault] = []
         self._calls: deque[float] = deque()
         self._next_incident_id = 1
+        self._next_update_id = 1
         self.add_token(token)
         self.reset()
 
@@ -140,7 +157,8 @@ class SandboxState:
         return info
 
     def reset(self) -> None:
-        """Back to the seeded monitors; forget incidents, requests, rate-limit calls and faults."""
+        """Back to the seeded monitors; forget incidents and their updates, requests,
+        rate-limit calls and faults."""
         now = _now()
         # Phare reports last checks with a 30 s accuracy.
         checked_at = now.replace(second=now.second // 30 * 30)
@@ -148,12 +166,15 @@ class SandboxState:
         with self.lock:
             self.monitors = monitors
             self.incidents.clear()
+            self.incident_updates.clear()
             self.create_requests.clear()
+            self.writes.clear()
             self.request_log.clear()
             self.tokens_seen.clear()
             self.faults.clear()
             self._calls.clear()
             self._next_incident_id = 1
+            self._next_update_id = 1
 
     def delete_monitor(self, monitor_id: int) -> bool:
         with self.lock:
@@ -214,6 +235,10 @@ class SandboxState:
         with self.lock:
             self.create_requests.append(body)
 
+    def record_write(self, route: str, resource_id: int | None, body: Any) -> None:
+        with self.lock:
+            self.writes.append({"route": route, "id": resource_id, "body": body})
+
     # -- resources -----------------------------------------------------------------------
 
     def monitor_page(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], bool]:
@@ -246,37 +271,178 @@ class SandboxState:
         with self.lock:
             return next((i for i in self.incidents if i["id"] == incident_id), None)
 
+    def _incident_index(self, incident_id: int) -> int | None:
+        return next((n for n, i in enumerate(self.incidents) if i["id"] == incident_id), None)
+
+    def _store_incident(self, title: str, impact: str, **fields: Any) -> dict[str, Any]:
+        incident_id = self._next_incident_id
+        self._next_incident_id += 1
+        now = format_timestamp(_now())
+        incident = {
+            "id": incident_id,
+            "project_id": self.project_id,
+            "type": "manual",
+            "slug": f"DEMO-{incident_id}",
+            "state": "investigating",
+            "status": "ongoing",
+            "impact": impact,
+            "title": title,
+            "description": None,
+            "exclude_from_downtime": False,
+            "incident_at": now,
+            "recovery_at": None,
+            "monitors": [],
+            **fields,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.incidents.append(incident)
+        return incident
+
     def create_incident(self, body: dict[str, Any]) -> dict[str, Any]:
         """Validate ``body`` like Phare and store the incident; raises ``ValidationError``."""
         with self.lock:
             data = validate_incident(body, self.monitors)
-            incident_id = self._next_incident_id
-            self._next_incident_id += 1
-            now = format_timestamp(_now())
-            incident = {
-                "id": incident_id,
-                "project_id": self.project_id,
-                "type": "manual",
-                "slug": f"DEMO-{incident_id}",
-                "state": "investigating",
+            fields: dict[str, Any] = {
                 "status": "recovered" if data.recovery_at else "ongoing",
                 "impact": data.impact,
                 "title": data.title,
                 "description": data.description,
                 "exclude_from_downtime": data.exclude_from_downtime,
-                "incident_at": format_timestamp(data.incident_at) if data.incident_at else now,
                 "recovery_at": format_timestamp(data.recovery_at) if data.recovery_at else None,
                 "monitors": data.monitors,
+            }
+            if data.incident_at:
+                fields["incident_at"] = format_timestamp(data.incident_at)
+            return self._store_incident(**fields)
+
+    def edit_incident(
+        self, incident_id: int, body: dict[str, Any], *, control: bool = False
+    ) -> dict[str, Any] | None:
+        """Apply a partial edit; ``None`` for an unknown incident, ``ValidationError`` if
+        invalid. ``control`` is an edit made in Phare itself (status and state allowed)."""
+        with self.lock:
+            index = self._incident_index(incident_id)
+            if index is None:
+                return None
+            current = self.incidents[index]
+            changes = validate_incident_edit(
+                body,
+                self.monitors,
+                incident_at=parse_datetime(current["incident_at"]),
+                recovery_at=parse_datetime(current["recovery_at"]),
+                control=control,
+            )
+            for key in ("incident_at", "recovery_at"):
+                if isinstance(changes.get(key), datetime):
+                    changes[key] = format_timestamp(changes[key])
+            if "recovery_at" in changes and "status" not in changes:
+                # As on create, a recovery date ends the incident; clearing it reopens it.
+                changes["status"] = "recovered" if changes["recovery_at"] else "ongoing"
+            incident = {**current, **changes, "updated_at": format_timestamp(_now())}
+            self.incidents[index] = incident
+            return incident
+
+    def recover_incident(self, incident_id: int) -> dict[str, Any] | None:
+        with self.lock:
+            index = self._incident_index(incident_id)
+            if index is None:
+                return None
+            current = self.incidents[index]
+            if current["status"] == "recovered":
+                # Phare documents a 422 on recover (recoverUptimeIncident in the OpenAPI file)
+                # without saying when; our reading is that recovering twice is refused.
+                raise ValidationError({}, "The incident is already recovered.")
+            now = format_timestamp(_now())
+            incident = {
+                **current,
+                "status": "recovered",
+                "recovery_at": current["recovery_at"] or now,
+                "updated_at": now,
+            }
+            self.incidents[index] = incident
+            return incident
+
+    def delete_incident(self, incident_id: int) -> bool:
+        with self.lock:
+            index = self._incident_index(incident_id)
+            if index is None:
+                return False
+            del self.incidents[index]
+            self.incident_updates = [
+                update for update in self.incident_updates if update["incident_id"] != incident_id
+            ]
+            return True
+
+    def add_incident_update(
+        self, incident_id: int, body: dict[str, Any], creator: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Add an update to the incident's timeline and move the incident to its state;
+        ``None`` for an unknown incident, ``ValidationError`` if invalid."""
+        with self.lock:
+            index = self._incident_index(incident_id)
+            if index is None:
+                return None
+            data = validate_incident_update(body)
+            now = format_timestamp(_now())
+            update = {
+                "id": self._next_update_id,
+                "incident_id": incident_id,
+                "state": data.state,
+                "content": data.content,
+                "published_at": format_timestamp(data.published_at) if data.published_at else now,
+                "creator": dict(creator),
                 "created_at": now,
                 "updated_at": now,
             }
-            self.incidents.append(incident)
-        return incident
+            self._next_update_id += 1
+            self.incident_updates.append(update)
+            self.incidents[index] = {
+                **self.incidents[index],
+                "state": data.state,
+                "updated_at": now,
+            }
+            return update
+
+    def incident_update_page(
+        self, incident_id: int, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], bool] | None:
+        """Updates of one page, newest published first; ``None`` for an unknown incident."""
+        start = (page - 1) * per_page
+        with self.lock:
+            if self._incident_index(incident_id) is None:
+                return None
+            updates = [u for u in self.incident_updates if u["incident_id"] == incident_id]
+        # Timestamps share one format and zone, so they sort as strings.
+        updates.sort(key=lambda update: (update["published_at"], update["id"]), reverse=True)
+        window = updates[start : start + per_page + 1]
+        return window[:per_page], len(window) > per_page
+
+    def open_monitor_incident(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Open an incident as Phare's monitoring does when a monitor goes down, and mark
+        the monitor offline; raises ``ValidationError``."""
+        with self.lock:
+            monitor_id, title = validate_monitor_incident(body, self.monitors)
+            monitor = self.monitors[monitor_id]
+            self.monitors[monitor_id] = {
+                **monitor,
+                "status": "offline",
+                "paused": False,
+                "response_time": None,
+            }
+            return self._store_incident(
+                type="monitor",
+                impact="major_outage",
+                title=title or f"{monitor['name']} is down",
+                monitors=[monitor_id],
+            )
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
             return {
                 "incidents": len(self.incidents),
+                "updates": len(self.incident_updates),
                 "create_requests": list(self.create_requests),
+                "writes": list(self.writes),
                 "monitors": len(self.monitors),
             }

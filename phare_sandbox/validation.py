@@ -7,7 +7,7 @@ Laravel does: the first message, plus "(and N more errors)" when there are sever
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +31,14 @@ INCIDENT_FIELDS = (
     "recovery_at",
     "monitors",
 )
+# ``state`` follows the timeline's updates; ``status`` says whether the incident is over.
+STATES = ("unknown", "investigating", "identified", "monitoring", "resolved")
+STATUSES = ("ongoing", "recovering", "recovered")
+INCIDENT_UPDATE_FIELDS = ("state", "content", "published_at")
 TITLE_MAX = 250
 DESCRIPTION_MAX = 2000
 MONITORS_MAX = 100
+CONTENT_MAX = 10000
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
 
@@ -46,12 +51,13 @@ _DATETIME = re.compile(
 class ValidationError(Exception):
     """Raised with every failed rule; answered as 422."""
 
-    def __init__(self, errors: Errors) -> None:
-        super().__init__(summarize(errors))
+    def __init__(self, errors: Errors, message: str | None = None) -> None:
+        self.message = message or summarize(errors)
+        super().__init__(self.message)
         self.errors = errors
 
     def payload(self) -> dict[str, Any]:
-        return {"message": summarize(self.errors), "errors": self.errors}
+        return {"message": self.message, "errors": self.errors}
 
 
 @dataclass(frozen=True)
@@ -98,34 +104,49 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_incident(body: dict[str, Any], monitor_ids: Container[int]) -> IncidentInput:
-    errors: Errors = {}
-
+def _collector(errors: Errors) -> Callable[[str, str], None]:
     def fail(key: str, message: str) -> None:
         errors.setdefault(key, []).append(message)
 
-    title = body.get("title")
-    if _is_missing(title):
-        fail("title", "The title field is required.")
-    elif not isinstance(title, str):
-        fail("title", "The title field must be a string.")
-    elif len(title) > TITLE_MAX:
-        fail("title", f"The title field must not be greater than {TITLE_MAX} characters.")
+    return fail
 
-    impact = body.get("impact")
-    if _is_missing(impact):
-        fail("impact", "The impact field is required.")
-    elif not isinstance(impact, str) or impact not in IMPACTS:
-        fail("impact", "The selected impact is invalid.")
 
-    exclude = body.get("exclude_from_downtime")
-    if _is_missing(exclude):
-        fail("exclude_from_downtime", "The exclude from downtime field is required.")
-    elif not isinstance(exclude, bool):
-        fail("exclude_from_downtime", "The exclude from downtime field must be true or false.")
+def _check_incident_fields(
+    body: dict[str, Any],
+    monitor_ids: Container[int],
+    fail: Callable[[str, str], None],
+    *,
+    partial: bool,
+) -> dict[str, datetime | None]:
+    """Check each incident field of ``body``; with ``partial``, only the fields it has.
 
-    description = body.get("description")
+    Returns the parsed ``incident_at`` and ``recovery_at`` (``None`` when absent or null).
+    """
+    if "title" in body or not partial:
+        title = body.get("title")
+        if _is_missing(title):
+            fail("title", "The title field is required.")
+        elif not isinstance(title, str):
+            fail("title", "The title field must be a string.")
+        elif len(title) > TITLE_MAX:
+            fail("title", f"The title field must not be greater than {TITLE_MAX} characters.")
+
+    if "impact" in body or not partial:
+        impact = body.get("impact")
+        if _is_missing(impact):
+            fail("impact", "The impact field is required.")
+        elif not isinstance(impact, str) or impact not in IMPACTS:
+            fail("impact", "The selected impact is invalid.")
+
+    if "exclude_from_downtime" in body or not partial:
+        exclude = body.get("exclude_from_downtime")
+        if _is_missing(exclude):
+            fail("exclude_from_downtime", "The exclude from downtime field is required.")
+        elif not isinstance(exclude, bool):
+            fail("exclude_from_downtime", "The exclude from downtime field must be true or false.")
+
     if "description" in body:
+        description = body["description"]
         if not isinstance(description, str):
             fail("description", "The description field must be a string.")
         elif not description:
@@ -142,12 +163,9 @@ def validate_incident(body: dict[str, Any], monitor_ids: Container[int]) -> Inci
         dates[key] = parse_datetime(value)
         if value is not None and dates[key] is None:
             fail(key, f"The {key.replace('_', ' ')} field must be a valid date.")
-    incident_at, recovery_at = dates["incident_at"], dates["recovery_at"]
-    if incident_at and recovery_at and recovery_at < incident_at:
-        fail("recovery_at", "The recovery at field must be a date after or equal to incident at.")
 
-    monitors = body.get("monitors")
     if "monitors" in body:
+        monitors = body["monitors"]
         if not isinstance(monitors, list):
             fail("monitors", "The monitors field must be an array.")
         else:
@@ -160,24 +178,161 @@ def validate_incident(body: dict[str, Any], monitor_ids: Container[int]) -> Inci
             for index, item in enumerate(monitors):
                 if not _is_int(item) or item not in monitor_ids:
                     fail(f"monitors.{index}", f"The selected monitors.{index} is invalid.")
+    return dates
 
+
+def _check_choice(
+    key: str, value: object, choices: tuple[str, ...], fail: Callable[[str, str], None]
+) -> None:
+    if _is_missing(value):
+        fail(key, f"The {key} field is required.")
+    elif not isinstance(value, str) or value not in choices:
+        fail(key, f"The selected {key} is invalid.")
+
+
+def _prohibit_others(
+    body: dict[str, Any], allowed: tuple[str, ...], fail: Callable[[str, str], None]
+) -> None:
     for key in body:
-        if key not in INCIDENT_FIELDS:
+        if key not in allowed:
             fail(key, f"The {key} field is prohibited.")
+
+
+def _unique_monitors(monitors: object) -> list[int]:
+    # Phare stores links in a pivot table, so repeated ids collapse into one.
+    return list(dict.fromkeys(monitors)) if isinstance(monitors, list) else []
+
+
+def validate_incident(body: dict[str, Any], monitor_ids: Container[int]) -> IncidentInput:
+    errors: Errors = {}
+    fail = _collector(errors)
+
+    dates = _check_incident_fields(body, monitor_ids, fail, partial=False)
+    incident_at, recovery_at = dates["incident_at"], dates["recovery_at"]
+    if incident_at and recovery_at and recovery_at < incident_at:
+        fail("recovery_at", "The recovery at field must be a date after or equal to incident at.")
+    _prohibit_others(body, INCIDENT_FIELDS, fail)
 
     if errors:
         raise ValidationError(errors)
+    title, impact, exclude = body["title"], body["impact"], body["exclude_from_downtime"]
     assert isinstance(title, str) and isinstance(impact, str) and isinstance(exclude, bool)
     return IncidentInput(
         title=title,
         impact=impact,
         exclude_from_downtime=exclude,
-        description=description,
+        description=body.get("description"),
         incident_at=incident_at,
         recovery_at=recovery_at,
-        # Phare stores links in a pivot table, so repeated ids collapse into one.
-        monitors=list(dict.fromkeys(monitors)) if isinstance(monitors, list) else [],
+        monitors=_unique_monitors(body.get("monitors")),
     )
+
+
+def validate_incident_edit(
+    body: dict[str, Any],
+    monitor_ids: Container[int],
+    *,
+    incident_at: datetime | None,
+    recovery_at: datetime | None,
+    control: bool = False,
+) -> dict[str, Any]:
+    """Check a partial edit of an incident whose dates are ``incident_at`` and ``recovery_at``.
+
+    Returns the fields to change (dates as ``datetime``). A null ``incident_at`` is left out:
+    the sandbox's incidents always have a start, as create gives them one. ``control`` also
+    accepts ``status`` and ``state``, which only Phare itself changes.
+    """
+    errors: Errors = {}
+    fail = _collector(errors)
+
+    dates = _check_incident_fields(body, monitor_ids, fail, partial=True)
+    allowed = INCIDENT_FIELDS
+    if control:
+        allowed = (*INCIDENT_FIELDS, "status", "state")
+        for key, choices in (("status", STATUSES), ("state", STATES)):
+            if key in body:
+                _check_choice(key, body[key], choices, fail)
+    new_incident_at = dates["incident_at"] or incident_at
+    new_recovery_at = dates["recovery_at"] if "recovery_at" in body else recovery_at
+    if new_incident_at and new_recovery_at and new_recovery_at < new_incident_at:
+        if "recovery_at" in body:
+            fail(
+                "recovery_at",
+                "The recovery at field must be a date after or equal to incident at.",
+            )
+        else:
+            fail(
+                "incident_at",
+                "The incident at field must be a date before or equal to recovery at.",
+            )
+    _prohibit_others(body, allowed, fail)
+
+    if errors:
+        raise ValidationError(errors)
+    changes = dict(body)
+    if dates["incident_at"] is None:
+        changes.pop("incident_at", None)
+    else:
+        changes["incident_at"] = dates["incident_at"]
+    if "recovery_at" in body:
+        changes["recovery_at"] = dates["recovery_at"]
+    if "monitors" in body:
+        changes["monitors"] = _unique_monitors(body["monitors"])
+    return changes
+
+
+@dataclass(frozen=True)
+class IncidentUpdateInput:
+    state: str
+    content: str
+    published_at: datetime | None
+
+
+def validate_incident_update(body: dict[str, Any]) -> IncidentUpdateInput:
+    errors: Errors = {}
+    fail = _collector(errors)
+
+    _check_choice("state", body.get("state"), STATES, fail)
+
+    content = body.get("content")
+    if _is_missing(content):
+        fail("content", "The content field is required.")
+    elif not isinstance(content, str):
+        fail("content", "The content field must be a string.")
+    elif len(content) > CONTENT_MAX:
+        fail("content", f"The content field must not be greater than {CONTENT_MAX} characters.")
+
+    published_at = parse_datetime(body.get("published_at"))
+    if "published_at" in body and published_at is None:
+        fail("published_at", "The published at field must be a valid date.")
+    _prohibit_others(body, INCIDENT_UPDATE_FIELDS, fail)
+
+    if errors:
+        raise ValidationError(errors)
+    assert isinstance(content, str)
+    return IncidentUpdateInput(state=body["state"], content=content, published_at=published_at)
+
+
+def validate_monitor_incident(
+    body: dict[str, Any], monitor_ids: Container[int]
+) -> tuple[int, str | None]:
+    """The ``monitor_id`` and optional ``title`` of an incident Phare's monitoring opens."""
+    errors: Errors = {}
+    fail = _collector(errors)
+
+    monitor_id = body.get("monitor_id")
+    if _is_missing(monitor_id):
+        fail("monitor_id", "The monitor id field is required.")
+    elif not _is_int(monitor_id) or monitor_id not in monitor_ids:
+        fail("monitor_id", "The selected monitor id is invalid.")
+    if "title" in body:
+        _check_incident_fields({"title": body["title"]}, monitor_ids, fail, partial=True)
+    _prohibit_others(body, ("monitor_id", "title"), fail)
+
+    if errors:
+        raise ValidationError(errors)
+    assert isinstance(monitor_id, int)
+    return monitor_id, body.get("title")
 
 
 def _int_param(query: dict[str, list[str]], name: str, errors: Errors) -> int | None:

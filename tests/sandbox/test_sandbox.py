@@ -464,7 +464,13 @@ def test_reset_restores_seed(sandbox: RunningSandbox, client: httpx.Client) -> N
     sandbox.state.delete_monitor(1)
     sandbox.state.add_fault()
     state = client.post("/__sandbox__/reset").json()
-    assert state == {"incidents": 0, "create_requests": [], "monitors": 36}
+    assert state == {
+        "incidents": 0,
+        "updates": 0,
+        "create_requests": [],
+        "writes": [],
+        "monitors": 36,
+    }
     assert client.get("/uptime/monitors/1").status_code == 200
     assert create(client).json()["id"] == 1
 
