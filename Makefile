@@ -64,9 +64,11 @@ test-postgres: $(VENV)/.installed-dev
 	fi; \
 	DATABASE_URL="$(TEST_POSTGRES_URL)" REDIS_URL="$$redis_url" $(PY) -m pytest $(PYTEST_ARGS)
 
+# Style (ruff) and types (mypy with django-stubs, over incidents/; see pyproject.toml).
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

@@ -99,7 +99,7 @@ def _day(text: str) -> date | None:
 
 
 def entries_for(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.all()
+    entries: QuerySet[AuditEntry] = AuditEntry.objects.all()
     if not user.is_superuser:
         entries = entries.filter(project__in=project_list_for_user(user))
     if filters.project:
@@ -212,7 +212,7 @@ def _first_matches(ordered: QuerySet[AuditEntry], text: str, limit: int) -> list
     bound = ordered.values_list("created_at", "id")[TEXT_SCAN_WINDOW - 1 : TEXT_SCAN_WINDOW]
     window_end = next(iter(bound), None)
     if window_end is not None:
-        descending = ordered.query.order_by[0].startswith("-")
+        descending = str(ordered.query.order_by[0]).startswith("-")
         at, last_id = window_end
         if descending:
             window = ordered.filter(

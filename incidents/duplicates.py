@@ -50,7 +50,7 @@ def possible_duplicates(
     if not monitors or settings.DUPLICATE_WINDOW_MINUTES <= 0:
         return []
     wanted, since = set(monitors), timezone.now() - _window()
-    found: list[PossibleDuplicate] = []
+    found: list[tuple[PossibleDuplicate, list[int]]] = []  # with the shared monitors' ids
     known_ids: set[int] = set()
     attempts = (
         IncidentAttempt.objects.filter(
@@ -66,9 +66,8 @@ def possible_duplicates(
         if shared and not attempt.payload.get("recovery_at"):
             reference = attempt.phare_incident_slug or attempt.get_state_display().lower()
             who = attempt.actor.get_username() if attempt.actor else "someone"
-            found.append(
-                PossibleDuplicate(attempt.title, reference, who, attempt.created_at, sorted(shared))
-            )
+            declared = PossibleDuplicate(attempt.title, reference, who, attempt.created_at, [])
+            found.append((declared, sorted(shared)))
     for incident in cache.get(_copy_key(project)) or []:
         created_at = parse_datetime(incident["created_at"] or "")
         shared = wanted.intersection(incident["monitors"])
@@ -79,21 +78,18 @@ def possible_duplicates(
             and created_at is not None
             and created_at >= since
         ):
-            found.append(
-                PossibleDuplicate(
-                    incident["title"], incident["slug"], "Phare", created_at, sorted(shared)
-                )
+            declared = PossibleDuplicate(
+                incident["title"], incident["slug"], "Phare", created_at, []
             )
+            found.append((declared, sorted(shared)))
     names = dict(
-        project.monitors.filter(
-            phare_id__in={m for duplicate in found for m in duplicate.shared_monitors}
-        ).values_list("phare_id", "name")
+        project.monitors.filter(phare_id__in={m for _, ids in found for m in ids}).values_list(
+            "phare_id", "name"
+        )
     )
     return [
-        replace(
-            duplicate, shared_monitors=[names.get(m, f"#{m}") for m in duplicate.shared_monitors]
-        )
-        for duplicate in sorted(found, key=lambda duplicate: duplicate.declared_at, reverse=True)
+        replace(duplicate, shared_monitors=[names.get(m, f"#{m}") for m in ids])
+        for duplicate, ids in sorted(found, key=lambda pair: pair[0].declared_at, reverse=True)
     ]
 
 

@@ -3,10 +3,12 @@
 import uuid
 import zoneinfo
 from datetime import datetime
+from typing import cast
 
 from django import forms
 from django.conf import settings
 from django.forms.renderers import TemplatesSetting
+from django.http import QueryDict
 
 from incidents.models import Impact, Monitor, PhareProject
 from incidents.phare import IncidentPayload
@@ -155,7 +157,8 @@ class IncidentForm(forms.Form):
         return ids
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         zone = cleaned.get("timezone")
         for name in ("incident_at", "recovery_at"):
             moment = cleaned.get(name)
@@ -188,7 +191,12 @@ class IncidentForm(forms.Form):
         """The picked monitors, in the order picked, for re-rendering the chips."""
         if self.is_bound:
             try:
-                ids = self.fields["monitors"].to_python(self.data.getlist("monitors"))
+                ids = (
+                    self.fields["monitors"].to_python(
+                        cast(QueryDict, self.data).getlist("monitors")
+                    )
+                    or []
+                )
             except forms.ValidationError:
                 return []
         else:
@@ -201,8 +209,9 @@ class IncidentForm(forms.Form):
 
     def renew_submission_key(self) -> None:
         """After a definite failure, the next press of the button is a new attempt."""
-        self.data = self.data.copy()
-        self.data["submission_key"] = str(uuid.uuid4())
+        data = cast(QueryDict, self.data).copy()
+        data["submission_key"] = str(uuid.uuid4())
+        self.data = data
 
     def add_phare_errors(self, field_errors: dict[str, list[str]], message: str = "") -> None:
         """Put Phare's 422 errors under the fields they name.

@@ -6,12 +6,19 @@ behind it never disagree.
 
 from enum import StrEnum
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.core.exceptions import PermissionDenied
 
 from incidents.models import Membership, PhareProject
 
-User = AbstractBaseUser | AnonymousUser
+# Whoever acts: a logged-in user or, on pages that allow it, an anonymous one.
+User = AuthUser | AnonymousUser
+
+
+def recorded_actor(user: User | None) -> AuthUser | None:
+    """Who to record as having acted: the signed-in user, or None (the command line, cron)."""
+    return user if isinstance(user, AuthUser) else None
 
 
 class Capability(StrEnum):

@@ -1,12 +1,13 @@
 """Reads of the console's own tables, for views and templates."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from collections.abc import Sequence
+
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 
 from incidents import permissions
 from incidents.models import IncidentAttempt, Monitor, PhareProject
+from incidents.permissions import User
 
-User = AbstractBaseUser | AnonymousUser
 MONITOR_RESULTS_LIMIT = 50
 # Up to this many matches are all shown, so "select all" can pick every one of them.
 MONITOR_RESULTS_ALL_LIMIT = 100
@@ -48,7 +49,7 @@ def attempt_list_created(project: PhareProject, *, limit: int = 10) -> QuerySet[
 
 
 def monitor_search(
-    project: PhareProject, query: str, *, exclude_ids: list[int] = ()
+    project: PhareProject, query: str, *, exclude_ids: Sequence[int] = ()
 ) -> tuple[list[Monitor], int]:
     """Monitors matching `query` by name, URL/host or id, best first, and how many matched.
 
@@ -64,7 +65,7 @@ def monitor_search(
         if by_id:
             matches |= Q(phare_id=int(query))
         monitors = monitors.filter(matches)
-        ranked = monitors.annotate(
+        ranked: QuerySet[Monitor] = monitors.annotate(
             match_rank=Case(
                 *id_rank,
                 When(search_name__startswith=query, then=Value(1)),

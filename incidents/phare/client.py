@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from incidents.models import PhareProject
-from incidents.phare.errors import PhareBadResponse
+from incidents.phare.errors import PhareBadResponse, PhareRateLimited
 from incidents.phare.schemas import (
     Incident,
     IncidentPayload,
@@ -50,7 +50,8 @@ class PhareClient:
                 # (blocked for Retry-After + 1 s) makes the next send wait.
                 error = error_for(response, write=True)
                 if (
-                    error.retry_after is None
+                    not isinstance(error, PhareRateLimited)
+                    or error.retry_after is None
                     or error.retry_after + 1 > settings.PHARE_WRITE_MAX_WAIT
                 ):
                     raise error
@@ -70,9 +71,7 @@ class PhareClient:
         """The project's incidents created since `since`, newest first as Phare lists them, at
         most RECONCILE_PAGES pages. Items that do not describe an incident are skipped."""
         found: list[Incident] = []
-        url: str | None = (
-            f"{self._transport.api_url()}/uptime/incidents?per_page={MONITORS_PER_PAGE}"
-        )
+        url = f"{self._transport.api_url()}/uptime/incidents?per_page={MONITORS_PER_PAGE}"
         for _ in range(RECONCILE_PAGES):
             response = self._transport.read_page(
                 url, max_wait=CHECK_ACCESS_MAX_WAIT, on_wait=_ignore
@@ -84,10 +83,11 @@ class PhareClient:
             page = [incident for item in items if (incident := parse_listed_incident(item))]
             found.extend(i for i in page if i.created_at is None or i.created_at >= since)
             older = [i for i in page if i.created_at is not None and i.created_at < since]
-            url = (body.get("links") or {}).get("next")
-            if older or not url or not items:
+            next_url = (body.get("links") or {}).get("next")
+            if older or not next_url or not items:
                 break
-            self._transport.check_same_origin(url)
+            self._transport.check_same_origin(next_url)
+            url = next_url
         return found
 
     def check_access(self) -> None:
@@ -111,9 +111,7 @@ class PhareClient:
         rate budget runs low, and reads a page again after a 429. `on_progress` hears a
         sentence for people after each page and before each pause."""
         monitors: list[MonitorSummary] = []
-        url: str | None = (
-            f"{self._transport.api_url()}/uptime/monitors?per_page={MONITORS_PER_PAGE}"
-        )
+        url = f"{self._transport.api_url()}/uptime/monitors?per_page={MONITORS_PER_PAGE}"
         report = on_progress or (lambda message: None)
         for page in range(MAX_PAGES):
             read = f"{len(monitors)} monitors read"
@@ -129,19 +127,19 @@ class PhareClient:
             try:
                 monitors.extend(parse_monitor(item) for item in body["data"])
                 report(f"{len(monitors)} monitors read ({page + 1} pages)")
-                url = body.get("links", {}).get("next")
+                next_url = body.get("links", {}).get("next")
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise PhareBadResponse(
                     "Phare's monitor list did not have the expected shape.",
                     status=response.status_code,
                 ) from None
-            if not url:
+            if not next_url:
                 return monitors
-            if url == response.request.url:
+            if next_url == response.request.url:
                 raise PhareBadResponse("Phare's monitor list pointed to the same page again.")
-            self._transport.check_same_origin(url)
+            self._transport.check_same_origin(next_url)
             # Laravel's paginator may drop extra parameters from its links: keep 100 a page.
-            url = with_query_param(url, "per_page", MONITORS_PER_PAGE)
+            url = with_query_param(next_url, "per_page", MONITORS_PER_PAGE)
         raise PhareBadResponse(f"Phare's monitor list did not end after {MAX_PAGES} pages.")
 
 

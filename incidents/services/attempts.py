@@ -62,8 +62,8 @@ def claim_retry(attempt: IncidentAttempt, *, actor: User) -> str | None:
         return None
     previous = attempt.state if attempt.state in RETRYABLE_STATES else IncidentAttempt.State.UNKNOWN
     attempt.refresh_from_db()
-    if actor.is_authenticated:
-        attempt.actor = actor
+    if (signed_in := permissions.recorded_actor(actor)) is not None:
+        attempt.actor = signed_in
     return previous
 
 
@@ -192,6 +192,7 @@ def settle(
     duration_ms: int,
     lookup: bool = False,
 ) -> None:
+    status: int | None
     if incident is not None:
         state, status = IncidentAttempt.State.CREATED, 201
         attempt.found_in_phare = lookup

@@ -59,7 +59,10 @@ def incident_create(
     try:
         with transaction.atomic():
             attempt = IncidentAttempt.objects.create(
-                submission_key=submission_key, project=project, actor=actor, payload=body
+                submission_key=submission_key,
+                project=project,
+                actor=permissions.recorded_actor(actor),
+                payload=body,
             )
             audit(attempt, AuditEntry.Action.INCIDENT_CREATE_STARTED, AuditEntry.Outcome.PENDING)
     except IntegrityError:

@@ -57,7 +57,7 @@ def project_provision(
         raise ValueError("The project name needs at least one letter or digit.")
     project = PhareProject.objects.filter(slug=slug).first()
     created = project is None
-    if created:
+    if project is None:
         project = PhareProject(slug=slug)
     project.name = name
     project.phare_project_id = phare_project_id
@@ -100,7 +100,7 @@ def _audit_credential_change(
     """Who changed which project's token, and when; never the token."""
     audit_chain.append(
         AuditEntry(
-            actor=actor,
+            actor=permissions.recorded_actor(actor),
             actor_username=actor.get_username() if actor else COMMAND_LINE_ACTOR,
             project=project,
             action=action,

@@ -2,6 +2,7 @@
 Phare, and safe values from query strings."""
 
 from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
 
 from incidents import permissions, selectors, services
 from incidents.models import PhareProject
@@ -12,6 +13,13 @@ from incidents.phare import (
     PhareRateLimited,
     PhareUnavailable,
 )
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as HtmxMiddleware leaves it (for type checks)."""
+
+    htmx: HtmxDetails
+
 
 MAX_ID = 2**63 - 1
 

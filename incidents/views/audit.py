@@ -1,17 +1,18 @@
 """The audit log: search, one entry, and exports of the current filter."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from incidents import audit_search, selectors
 from incidents.models import AuditEntry
+from incidents.views._shared import HtmxHttpRequest
 
 
 @require_GET
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = audit_search.AuditFilters.from_query(request.GET)
     page = audit_search.page_of(
         request.user,
@@ -39,7 +40,7 @@ EXPORTS = {
 
 
 @require_GET
-def audit_export(request: HttpRequest, file_format: str) -> HttpResponse:
+def audit_export(request: HtmxHttpRequest, file_format: str) -> StreamingHttpResponse:
     """The current filter's entries, newest first, streamed (constant memory)."""
     chunks, content_type = EXPORTS[file_format]
     filters = audit_search.AuditFilters.from_query(request.GET)
@@ -50,7 +51,7 @@ def audit_export(request: HttpRequest, file_format: str) -> HttpResponse:
 
 
 @require_GET
-def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def audit_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     entries = audit_search.entries_for(request.user, audit_search.AuditFilters())
     entry = get_object_or_404(entries.select_related("project", "attempt"), pk=pk)
     incident_url = ""

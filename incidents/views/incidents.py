@@ -1,6 +1,6 @@
 """Incidents of a project: declaring one (and the no-JavaScript form reload)."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -11,7 +11,7 @@ from incidents.forms import IncidentForm
 from incidents.models import IncidentAttempt, PhareProject
 from incidents.permissions import Capability
 from incidents.phare import PhareError, PhareValidationError
-from incidents.views._shared import project_for_request, query_text, status_for
+from incidents.views._shared import HtmxHttpRequest, project_for_request, query_text, status_for
 from incidents.views.projects import FORM, render_project_detail
 
 # The create form's id in FORM; htmx sends it as HX-Trigger.
@@ -25,7 +25,7 @@ TRY_AGAIN = (
 
 
 @require_POST
-def incident_form_reload(request: HttpRequest, slug: str) -> HttpResponse:
+def incident_form_reload(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Without JavaScript, searching or refreshing monitors posts the whole form here: the page
     comes back with the search applied and everything typed kept. Nothing is sent to Phare
     but the monitor list read."""
@@ -39,7 +39,7 @@ def incident_form_reload(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @sensitive_post_parameters()
-def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
+def incident_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = project_for_request(request, slug, Capability.RESPOND)
     form = IncidentForm(request.POST, project=project)
     if not form.is_valid():
@@ -78,7 +78,7 @@ def incident_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _created_response(
-    request: HttpRequest, project: PhareProject, attempt: IncidentAttempt, *, first_time: bool
+    request: HtmxHttpRequest, project: PhareProject, attempt: IncidentAttempt, *, first_time: bool
 ) -> HttpResponse:
     if not request.htmx:
         return redirect(f"{project.get_absolute_url()}?created={attempt.pk}")

@@ -1,6 +1,6 @@
 """The monitor picker: search the project's copy of its monitors, and refresh that copy."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -8,13 +8,13 @@ from django_htmx.http import trigger_client_event
 from incidents import selectors, services
 from incidents.models import PhareProject
 from incidents.permissions import Capability
-from incidents.views._shared import positive_int, project_for_request, query_text
+from incidents.views._shared import HtmxHttpRequest, positive_int, project_for_request, query_text
 
 PICKER = "incidents/partials/monitor_picker.html"
 
 
 @require_GET
-def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
+def monitor_search(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = project_for_request(request, slug, Capability.RESPOND)
     selected = [positive_int(value) for value in request.GET.getlist("monitors")[:200]]
     results, match_count = selectors.monitor_search(
@@ -27,19 +27,19 @@ def monitor_search(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def monitor_sync_start(request: HttpRequest, slug: str) -> HttpResponse:
+def monitor_sync_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = project_for_request(request, slug, Capability.RESPOND)
     services.monitor_sync_start(actor=request.user, project=project)
     return _sync_status_response(request, project)
 
 
 @require_GET
-def monitor_sync_status(request: HttpRequest, slug: str) -> HttpResponse:
+def monitor_sync_status(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The refresh's status line; polled while a refresh runs."""
     return _sync_status_response(request, project_for_request(request, slug, Capability.RESPOND))
 
 
-def _sync_status_response(request: HttpRequest, project: PhareProject) -> HttpResponse:
+def _sync_status_response(request: HtmxHttpRequest, project: PhareProject) -> HttpResponse:
     response = render(request, f"{PICKER}#monitor_sync_status", {"project": project})
     if not project.monitors_syncing:
         # The search box listens for this and reloads its results from the new copy.

@@ -2,7 +2,7 @@
 admins' connection check."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -10,14 +10,14 @@ from incidents import duplicates, permissions, selectors, services
 from incidents.forms import IncidentForm
 from incidents.models import IncidentAttempt, PhareProject
 from incidents.permissions import Capability
-from incidents.views._shared import positive_int, project_for_request
+from incidents.views._shared import HtmxHttpRequest, positive_int, project_for_request
 
 PAGE = "incidents/project_detail.html"
 FORM = "incidents/incident_form.html"
 
 
 def render_project_detail(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     project: PhareProject,
     form: IncidentForm,
     *,
@@ -64,13 +64,13 @@ def render_project_detail(
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     projects = selectors.project_list_with_monitor_counts(request.user)
     return render(request, "incidents/home.html", {"projects": projects})
 
 
 @require_GET
-def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def project_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = project_for_request(request, slug)
     if permissions.can(request.user, project, Capability.RESPOND):
         services.monitor_sync_if_stale(actor=request.user, project=project)
@@ -84,7 +84,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def project_connection_check(request: HttpRequest, slug: str) -> HttpResponse:
+def project_connection_check(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Admins check the stored token with one cheap read; without JavaScript the project page
     comes back with the result."""
     project = project_for_request(request, slug, Capability.MANAGE)

@@ -18,10 +18,14 @@ class Command(BaseCommand):
         seconds = time.monotonic() - started
         if broken is not None:
             entry = AuditEntry.objects.filter(pk=broken).values("created_at", "action").first()
+            where = (
+                f" ({entry['action']}, {entry['created_at']:%Y-%m-%d %H:%M:%S} UTC)"
+                if entry
+                else ""
+            )
             raise CommandError(
-                f"Audit entry {broken} ({entry['action']}, {entry['created_at']:%Y-%m-%d %H:%M:%S}"
-                f" UTC) does not match the chain: it, or the entry before it, was changed, "
-                "removed or inserted outside the console."
+                f"Audit entry {broken}{where} does not match the chain: it, or the entry before "
+                "it, was changed, removed or inserted outside the console."
             )
         count = AuditEntry.objects.count()
         self.stdout.write(
