@@ -16,11 +16,22 @@ from incidents.phare.errors import (
     field_errors_from,
     message_in,
 )
-from incidents.phare.schemas import Incident, IncidentPayload, MonitorSummary
+from incidents.phare.schemas import (
+    Incident,
+    IncidentPage,
+    IncidentPayload,
+    IncidentUpdate,
+    IncidentUpdatePayload,
+    MonitorSummary,
+    incident_edit_body,
+)
 
 __all__ = [
     "Incident",
+    "IncidentPage",
     "IncidentPayload",
+    "IncidentUpdate",
+    "IncidentUpdatePayload",
     "MonitorSummary",
     "PhareAuthError",
     "PhareBadResponse",
@@ -32,5 +43,6 @@ __all__ = [
     "PhareUnavailable",
     "PhareValidationError",
     "field_errors_from",
+    "incident_edit_body",
     "message_in",
 ]

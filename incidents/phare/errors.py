@@ -3,6 +3,7 @@
 Docs: https://docs.phare.io/api-reference/introduction (errors).
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -53,6 +54,51 @@ class PhareOutcomeUnknown(PhareError):
 
 class PhareBadResponse(PhareError):
     """Phare answered, but not with the JSON the contract describes."""
+
+
+@dataclass(frozen=True)
+class WriteKind:
+    """What to tell people when a write may have reached Phare but its outcome is unknown:
+    the sentences differ by action, the mapping of failures (in `transport`) does not."""
+
+    may_have: str
+    """After a timeout, a connection broken after sending, or a gateway's 502/504."""
+    probably: str
+    """After a success whose body could not be read."""
+    unexpected: str
+    """After a failure of the console itself while sending."""
+
+
+CREATE_INCIDENT = WriteKind(
+    may_have="The incident may have been created: check Phare's incident list before trying again.",
+    probably="The incident was probably created: check Phare's incident list.",
+    unexpected="Check Phare's incident list before trying again, and tell the console's admins.",
+)
+
+
+def _checked_before_sending_again(may_have: str, probably: str) -> WriteKind:
+    checks = ": the console checks Phare before sending it again."
+    return WriteKind(
+        may_have=may_have + checks,
+        probably=probably + checks,
+        unexpected=may_have + checks + " Tell the console's admins.",
+    )
+
+
+EDIT_INCIDENT = _checked_before_sending_again(
+    "The change may have been made", "The change was probably made"
+)
+RECOVER_INCIDENT = _checked_before_sending_again(
+    "The incident may have been marked recovered", "The incident was probably marked recovered"
+)
+DELETE_INCIDENT = _checked_before_sending_again(
+    "The incident may have been deleted", "The incident was probably deleted"
+)
+CREATE_INCIDENT_UPDATE = _checked_before_sending_again(
+    "The update may have been posted", "The update was probably posted"
+)
+
+INCIDENT_GONE = "This incident no longer exists in Phare: it has been deleted there."
 
 
 def message_in(body: Any, default: str) -> str:

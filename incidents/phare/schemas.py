@@ -6,7 +6,13 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from incidents.phare.errors import PhareBadResponse, PhareOutcomeUnknown
+from incidents.phare.errors import (
+    CREATE_INCIDENT,
+    CREATE_INCIDENT_UPDATE,
+    PhareBadResponse,
+    PhareOutcomeUnknown,
+    WriteKind,
+)
 
 # The create contract uses snake_case; some rendered docs show camelCase. Accept both on read.
 IMPACT_SPELLINGS = {
@@ -46,6 +52,52 @@ class IncidentPayload:
         return body
 
 
+EDITABLE_FIELDS = frozenset(
+    {
+        "impact",
+        "title",
+        "description",
+        "exclude_from_downtime",
+        "incident_at",
+        "recovery_at",
+        "monitors",
+    }
+)
+
+
+def incident_edit_body(changes: dict[str, Any]) -> dict[str, Any]:
+    """The body of POST /uptime/incidents/{id} from the changed fields, keyed like the contract.
+
+    Only the keys given are sent. Times go out as UTC with a "Z"; None stays a JSON null (a
+    null `recovery_at` clears it). A key the edit contract does not know raises ValueError."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"Not an editable incident field: {', '.join(sorted(unknown))}.")
+    body: dict[str, Any] = {}
+    for key, value in changes.items():
+        if isinstance(value, datetime):
+            value = _iso_utc(value)
+        elif isinstance(value, list | tuple):
+            value = list(value)
+        body[key] = value
+    return body
+
+
+@dataclass(frozen=True)
+class IncidentUpdatePayload:
+    """The body of POST /uptime/incidents/{id}/updates: one entry on the incident's timeline."""
+
+    state: str
+    content: str
+    published_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"state": self.state, "content": self.content}
+        if self.published_at is not None:
+            body["published_at"] = _iso_utc(self.published_at)
+        return body
+
+
 @dataclass(frozen=True)
 class Incident:
     id: int
@@ -58,6 +110,37 @@ class Incident:
     incident_at: datetime | None
     recovery_at: datetime | None
     created_at: datetime | None
+    type: str = ""
+    """manual or monitor (opened by Phare's monitoring)."""
+    description: str = ""
+    exclude_from_downtime: bool = False
+    updated_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Phare's answer exactly as received, for the audit log."""
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of GET /uptime/incidents; `has_next` when Phare links a next page."""
+
+    items: list[Incident]
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class IncidentUpdate:
+    """An entry on an incident's timeline. `creator_type` is user or api_key, and both creator
+    fields are empty when Phare did not say who wrote it."""
+
+    id: int
+    incident_id: int | None
+    state: str
+    content: str
+    published_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    creator_type: str
+    creator_label: str
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Phare's answer exactly as received, for the audit log."""
 
@@ -85,8 +168,16 @@ def _parse_time(value: Any) -> datetime | None:
     return parse_datetime(value)
 
 
-def parse_incident(body: Any, *, write: bool, status: int) -> Incident:
+def parse_incident(
+    body: Any, *, write: bool, status: int, write_kind: WriteKind = CREATE_INCIDENT
+) -> Incident:
+    """An incident from Phare's answer. Older documentation shows a single `uptime_monitor_id`
+    instead of the `monitors` list: both are read. A body that does not describe an incident is
+    a PhareBadResponse, or after a write a PhareOutcomeUnknown worded by `write_kind`."""
     try:
+        monitors = body.get("monitors")
+        if "monitors" not in body and body.get("uptime_monitor_id"):
+            monitors = [body["uptime_monitor_id"]]
         impact = body["impact"]
         return Incident(
             id=int(body["id"]),
@@ -95,27 +186,67 @@ def parse_incident(body: Any, *, write: bool, status: int) -> Incident:
             impact=IMPACT_SPELLINGS.get(impact, impact),
             status=str(body.get("status") or ""),
             state=str(body.get("state") or ""),
-            monitors=[int(monitor) for monitor in body.get("monitors") or []],
+            monitors=[int(monitor) for monitor in monitors or []],
             incident_at=_parse_time(body.get("incident_at")),
             recovery_at=_parse_time(body.get("recovery_at")),
             created_at=_parse_time(body.get("created_at")),
+            type=str(body.get("type") or ""),
+            description=str(body.get("description") or ""),
+            exclude_from_downtime=body.get("exclude_from_downtime") is True,
+            updated_at=_parse_time(body.get("updated_at")),
             raw=body,
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         error_class = PhareOutcomeUnknown if write else PhareBadResponse
         raise error_class(
             "Phare's answer did not describe an incident as expected."
-            + (" The incident was probably created: check Phare's incident list." if write else ""),
+            + (f" {write_kind.probably}" if write else ""),
             status=status,
             body=body,
         ) from None
 
 
+def parse_incident_update(
+    body: Any, *, write: bool, status: int, write_kind: WriteKind = CREATE_INCIDENT_UPDATE
+) -> IncidentUpdate:
+    """An incident update from Phare's answer; `id`, `state` and `content` are required. A body
+    that does not describe one is a PhareBadResponse, or after a write a PhareOutcomeUnknown."""
+    try:
+        state, content = body["state"], body["content"]
+        if not isinstance(state, str) or not isinstance(content, str):
+            raise TypeError("state and content must be strings")
+        incident_id = body.get("incident_id")
+        creator = body.get("creator")
+        if not isinstance(creator, dict):
+            creator = {}
+        return IncidentUpdate(
+            id=int(body["id"]),
+            incident_id=int(incident_id) if incident_id is not None else None,
+            state=state,
+            content=content,
+            published_at=_parse_time(body.get("published_at")),
+            created_at=_parse_time(body.get("created_at")),
+            updated_at=_parse_time(body.get("updated_at")),
+            creator_type=_text_or_empty(creator.get("type")),
+            creator_label=_text_or_empty(creator.get("label")),
+            raw=body,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        error_class = PhareOutcomeUnknown if write else PhareBadResponse
+        raise error_class(
+            "Phare's answer did not describe an incident update as expected."
+            + (f" {write_kind.probably}" if write else ""),
+            status=status,
+            body=body,
+        ) from None
+
+
+def _text_or_empty(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def parse_listed_incident(item: Any) -> Incident | None:
-    """An incident from Phare's list, or None. Older documentation shows a single
-    `uptime_monitor_id` instead of the `monitors` list: both are read."""
-    if isinstance(item, dict) and "monitors" not in item and item.get("uptime_monitor_id"):
-        item = {**item, "monitors": [item["uptime_monitor_id"]]}
+    """An incident from Phare's list, or None when the item does not describe one."""
     try:
         return parse_incident(item, write=False, status=200)
     except PhareBadResponse:

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from incidents import credentials, ratelimit
 from incidents.models import PhareProject
 from incidents.phare.errors import (
+    CREATE_INCIDENT,
     PhareAuthError,
     PhareBadResponse,
     PhareError,
@@ -28,6 +29,7 @@ from incidents.phare.errors import (
     PhareRateLimited,
     PhareUnavailable,
     PhareValidationError,
+    WriteKind,
     field_errors_from,
     message_in,
 )
@@ -57,9 +59,11 @@ class PhareTransport:
         *,
         json: Any = None,
         write: bool = False,
+        write_kind: WriteKind = CREATE_INCIDENT,
         max_wait: float | None = None,
         on_wait: Callable[[float], None] | None = None,
     ) -> httpx.Response:
+        """One request. `write_kind` words the unknown outcome of a write (`write=True`)."""
         if url.startswith("/"):
             url = self.api_url() + url
         headers = self._headers()
@@ -77,16 +81,14 @@ class PhareTransport:
         except httpx.TimeoutException:
             if write:
                 raise PhareOutcomeUnknown(
-                    "Phare did not answer in time. The incident may have been created: check "
-                    "Phare's incident list before trying again."
+                    f"Phare did not answer in time. {write_kind.may_have}"
                 ) from None
             raise PhareUnavailable("Phare did not answer in time.") from None
         except httpx.HTTPError as error:
             # The connection broke after the request was sent (or while sending).
             if write:
                 raise PhareOutcomeUnknown(
-                    "The connection to Phare broke before it answered. The incident may have "
-                    "been created: check Phare's incident list before trying again."
+                    f"The connection to Phare broke before it answered. {write_kind.may_have}"
                 ) from None
             raise PhareUnavailable(
                 f"The connection to Phare failed ({type(error).__name__})."
@@ -98,8 +100,7 @@ class PhareTransport:
             logger.error("calling Phare failed before an answer: %s", type(error).__name__)
             if write:
                 raise PhareOutcomeUnknown(
-                    "The call to Phare failed unexpectedly. Check Phare's incident list before "
-                    "trying again, and tell the console's admins."
+                    f"The call to Phare failed unexpectedly. {write_kind.unexpected}"
                 ) from None
             raise PhareUnavailable(
                 "The call to Phare failed unexpectedly; tell the console's admins."
@@ -134,13 +135,20 @@ class PhareTransport:
         raise AssertionError("unreachable")
 
     def read_page(
-        self, url: str, *, max_wait: float, on_wait: Callable[[float], None]
+        self,
+        url: str,
+        *,
+        max_wait: float,
+        on_wait: Callable[[float], None],
+        not_found: str | None = None,
     ) -> httpx.Response:
+        """A GET answered 200, read again after a 429 (PAGE_ATTEMPTS in all); any other answer
+        is raised as its PhareError, a 404 with `not_found` as its message when given."""
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             response = self.send("GET", url, max_wait=max_wait, on_wait=on_wait)
             if response.status_code == 200:
                 return response
-            error = error_for(response, write=False)
+            error = error_for(response, write=False, not_found=not_found)
             if not isinstance(error, PhareRateLimited) or attempt == PAGE_ATTEMPTS:
                 raise error
             if pause := self.unrecorded_pause:
@@ -195,9 +203,9 @@ class PhareTransport:
                     "The console's shared rate budget (Redis or the database) is unavailable, "
                     "so it is not reading from Phare now. Try again shortly."
                 ) from None
-            # A create goes ahead: an on-call engineer must not be stopped by Redis or a
+            # A write goes ahead: an on-call engineer must not be stopped by Redis or a
             # locked database, and Phare's own 429 still protects Phare.
-            logger.warning("rate budget unavailable (%s); creating anyway", type(error).__name__)
+            logger.warning("rate budget unavailable (%s); writing anyway", type(error).__name__)
 
     def _note_rate_limited(self, response: httpx.Response) -> None:
         retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -234,14 +242,16 @@ def _timeout() -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
 
-def json_body(response: httpx.Response, *, write: bool) -> Any:
+def json_body(
+    response: httpx.Response, *, write: bool, write_kind: WriteKind = CREATE_INCIDENT
+) -> Any:
     try:
         return response.json()
     except ValueError:
         if write and response.is_success:
             raise PhareOutcomeUnknown(
                 f"Phare answered {response.status_code} but its body was not readable JSON. "
-                "The incident was probably created: check Phare's incident list.",
+                + write_kind.probably,
                 status=response.status_code,
                 body=response.text[:2000],
             ) from None
@@ -252,8 +262,16 @@ def json_body(response: httpx.Response, *, write: bool) -> Any:
         ) from None
 
 
-def error_for(response: httpx.Response, *, write: bool) -> PhareError:
-    """Map a non-success answer to its PhareError (see the errors in the Phare README)."""
+def error_for(
+    response: httpx.Response,
+    *,
+    write: bool,
+    write_kind: WriteKind = CREATE_INCIDENT,
+    not_found: str | None = None,
+) -> PhareError:
+    """Map a non-success answer to its PhareError (see the errors in the Phare README).
+    `write_kind` words a write's unknown outcome; `not_found`, when given, is the message of a
+    404 on a call naming one object (the default blames the project's id or slug)."""
     status = response.status_code
     try:
         body = response.json()
@@ -272,6 +290,8 @@ def error_for(response: httpx.Response, *, write: bool) -> PhareError:
             body=body,
         )
     if status == 404:
+        if not_found is not None:
+            return PhareNotFound(not_found, status=status, body=body)
         return PhareNotFound(
             f"Phare answered 404 ({message_in(body, 'not found')}). Check the project's Phare id "
             "or slug in the admin.",
@@ -295,8 +315,7 @@ def error_for(response: httpx.Response, *, write: bool) -> PhareError:
     if write and status in (502, 504):
         # A gateway error: the request may have reached Phare's application.
         return PhareOutcomeUnknown(
-            f"Phare's gateway answered {status}. The incident may have been created: check "
-            "Phare's incident list before trying again.",
+            f"Phare's gateway answered {status}. {write_kind.may_have}",
             status=status,
             body=body,
         )
