@@ -83,7 +83,7 @@ def measure(session_key: str) -> str:
     from incidents.forms import IncidentForm
     from incidents.models import PhareProject
     from incidents.phare import PhareClient
-    from incidents.services import incidents as incident_services
+    from incidents.services import attempts as attempt_services
     from incidents.views import incidents as incident_views
 
     steps: dict[str, list[float]] = defaultdict(list)
@@ -91,9 +91,9 @@ def measure(session_key: str) -> str:
     timed(incident_views, "project_for_request", steps, "project and role")
     timed(IncidentForm, "is_valid", steps, "form validation")
     timed(services, "incident_create", steps, "service")
-    timed(incident_services, "_send", steps, "send and settle")
+    timed(attempt_services, "_send", steps, "send and settle")
     timed(PhareClient, "create_incident", steps, "call to Phare")
-    timed(incident_services, "settle", steps, "settle")
+    timed(attempt_services, "settle", steps, "settle")
     timed(incident_views, "_created_response", steps, "response")
 
     client = Client(HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="incident-form", HTTP_HOST="127.0.0.1")

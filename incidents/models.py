@@ -57,6 +57,14 @@ class PhareProject(models.Model):
     monitors_sync_progress = models.CharField(max_length=200, blank=True, editable=False)
     monitors_sync_error = models.TextField(blank=True, editable=False)
     monitors_sync_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The copy of the project's incidents (PhareIncident): when its parts were last read, and a
+    # lease so one process at a time refreshes it.
+    incidents_first_page_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+    incidents_read_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Every page of Phare's list read."
+    )
+    incidents_refresh_error = models.TextField(blank=True, editable=False)
+    incidents_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -162,21 +170,135 @@ class Monitor(models.Model):
         self.status_rank = STATUS_RANK.get(self.status, len(STATUS_RANK))
 
 
+INCIDENT_STATUS_RANK = {"ongoing": 0, "recovering": 0, "recovered": 1}
+
+
+class PhareIncident(models.Model):
+    """The console's copy of one Phare incident, shared by every app server: pages read it and
+    never call Phare per viewer; a background refresh keeps it current."""
+
+    project = models.ForeignKey(PhareProject, on_delete=models.CASCADE, related_name="incidents")
+    phare_id = models.PositiveBigIntegerField()
+    slug = models.CharField(max_length=100, blank=True)
+    type = models.CharField(max_length=20, blank=True, help_text="manual or monitor")
+    title = models.CharField(max_length=250)
+    impact = models.CharField(max_length=30, blank=True)
+    status = models.CharField(max_length=20, blank=True)
+    state = models.CharField(max_length=20, blank=True)
+    description = models.TextField(blank=True)
+    exclude_from_downtime = models.BooleanField(default=False)
+    monitors = models.JSONField(default=list)
+    incident_at = models.DateTimeField(null=True, blank=True)
+    recovery_at = models.DateTimeField(null=True, blank=True)
+    phare_created_at = models.DateTimeField(null=True, blank=True)
+    phare_updated_at = models.DateTimeField(null=True, blank=True)
+    # Ongoing (and recovering) first, then the newest: the list's order, from an index.
+    status_rank = models.PositiveSmallIntegerField(default=0, editable=False)
+    started_at = models.DateTimeField(editable=False, help_text="incident_at, else created_at")
+    read_at = models.DateTimeField(help_text="When Phare last described it to the console.")
+    timeline_read_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_in_phare_at = models.DateTimeField(null=True, blank=True)
+    changed_outside_at = models.DateTimeField(null=True, blank=True)
+    changed_outside_summary = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "phare_id"], name="unique_incident_per_project"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "status_rank", "-started_at", "-phare_id"],
+                name="incident_list_order",
+            )
+        ]
+        ordering = ["status_rank", "-started_at", "-phare_id"]
+
+    def __str__(self) -> str:
+        return f"{self.slug or self.phare_id} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "incidents:incident_detail",
+            kwargs={"slug": self.project.slug, "incident_id": self.phare_id},
+        )
+
+    def fill_derived_fields(self) -> None:
+        self.status_rank = INCIDENT_STATUS_RANK.get(self.status, 0)
+        self.started_at = self.incident_at or self.phare_created_at or self.read_at
+
+    @property
+    def impact_label(self) -> str:
+        return Impact(self.impact).label if self.impact in Impact.values else self.impact
+
+    @property
+    def is_recovered(self) -> bool:
+        return self.status == "recovered"
+
+
+class PhareIncidentUpdate(models.Model):
+    """The console's copy of one update on an incident's timeline."""
+
+    incident = models.ForeignKey(PhareIncident, on_delete=models.CASCADE, related_name="updates")
+    phare_id = models.PositiveBigIntegerField()
+    state = models.CharField(max_length=20)
+    content = models.TextField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    phare_created_at = models.DateTimeField(null=True, blank=True)
+    creator_type = models.CharField(max_length=20, blank=True)
+    creator_label = models.CharField(max_length=255, blank=True)
+    # Who pressed Post update, when it came through the console.
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "phare_id"], name="unique_update_per_incident"
+            )
+        ]
+        ordering = ["-published_at", "-phare_id"]
+
+    def __str__(self) -> str:
+        return f"{self.state}: {self.content[:50]}"
+
+    @property
+    def author(self) -> str:
+        if self.posted_by is not None:
+            return self.posted_by.get_username()
+        return self.creator_label or "Phare"
+
+
 class IncidentAttempt(models.Model):
-    """One submission of the incident form: claimed before Phare is called, then settled.
+    """One submission of a write to Phare (create, edit, post an update, recover, delete):
+    claimed before Phare is called, then settled.
 
     The submission key is unique, so the same form submitted twice (double click, retry,
     second tab) maps to one attempt and never to a second call to Phare.
     """
 
+    class Kind(models.TextChoices):
+        CREATE = "create", "Create"
+        EDIT = "edit", "Edit"
+        UPDATE_CREATE = "update_create", "Post update"
+        RECOVER = "recover", "Mark recovered"
+        DELETE = "delete", "Delete"
+
     class State(models.TextChoices):
         SENDING = "sending", "Sending"
         CREATED = "created", "Created"
+        DONE = "done", "Done"
         REJECTED = "rejected", "Rejected by Phare"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown outcome"
 
     submission_key = models.UUIDField(unique=True)
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.CREATE)
+    # The incident's title when the payload has none (an update, a recovery, a deletion).
+    incident_title = models.CharField(max_length=250, blank=True)
     project = models.ForeignKey(PhareProject, on_delete=models.PROTECT, related_name="attempts")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     payload = models.JSONField()
@@ -207,7 +329,7 @@ class IncidentAttempt(models.Model):
 
     @property
     def title(self) -> str:
-        return self.payload.get("title", "")
+        return self.payload.get("title") or self.incident_title
 
     @property
     def impact_label(self) -> str:
@@ -230,12 +352,26 @@ class AuditEntry(models.Model):
         INCIDENT_CREATE_STARTED = "incident.create.started", "Create incident: sent"
         INCIDENT_CREATE_FINISHED = "incident.create.finished", "Create incident: answered"
         INCIDENT_CREATE_RECONCILED = "incident.create.reconciled", "Create incident: looked up"
+        INCIDENT_EDIT_STARTED = "incident.edit.started", "Edit incident: sent"
+        INCIDENT_EDITED = "incident.edited", "Edit incident: answered"
+        INCIDENT_EDIT_RECONCILED = "incident.edit.reconciled", "Edit incident: looked up"
+        INCIDENT_UPDATE_STARTED = "incident.update_post.started", "Post update: sent"
+        INCIDENT_UPDATE_POSTED = "incident.update_posted", "Post update: answered"
+        INCIDENT_UPDATE_RECONCILED = "incident.update_post.reconciled", "Post update: looked up"
+        INCIDENT_RECOVER_STARTED = "incident.recover.started", "Mark recovered: sent"
+        INCIDENT_RECOVERED = "incident.recovered", "Mark recovered: answered"
+        INCIDENT_RECOVER_RECONCILED = "incident.recover.reconciled", "Mark recovered: looked up"
+        INCIDENT_DELETE_STARTED = "incident.delete.started", "Delete incident: sent"
+        INCIDENT_DELETED = "incident.deleted", "Delete incident: answered"
+        INCIDENT_DELETE_RECONCILED = "incident.delete.reconciled", "Delete incident: looked up"
+        INCIDENT_CHANGED_OUTSIDE = "incident.changed_outside", "Changed in Phare"
         CREDENTIAL_SET = "credential.set", "Token set"
         CREDENTIAL_CLEARED = "credential.cleared", "Token cleared"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
         CREATED = "created", "Created"
+        DONE = "done", "Done"
         REJECTED = "rejected", "Rejected by Phare"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown outcome"

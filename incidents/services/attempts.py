@@ -1,19 +1,24 @@
 """At-most-once writes to Phare: claim a submission key, wait for another request that holds
 it, look in Phare for what an unanswered send may have done, and settle the attempt with its
-audit entry."""
+audit entry. `write_once` is the whole path for any write; creates add their duplicate check.
+"""
 
+import logging
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from incidents import audit_chain, permissions
-from incidents.exceptions import ReconciliationFailed
+from incidents.exceptions import NotRecorded, ReconciliationFailed, SubmissionAlreadyHandled
 from incidents.models import AuditEntry, IncidentAttempt, PhareProject
 from incidents.permissions import Capability, User
 from incidents.phare import (
@@ -25,16 +30,163 @@ from incidents.phare import (
     field_errors_from,
 )
 
+logger = logging.getLogger(__name__)
 
-def earlier_attempt(submission_key: uuid.UUID, project: PhareProject) -> IncidentAttempt:
+
+class AuditActions(NamedTuple):
+    started: AuditEntry.Action
+    finished: AuditEntry.Action
+    reconciled: AuditEntry.Action
+
+
+Kind = IncidentAttempt.Kind
+ACTIONS = {
+    Kind.CREATE: AuditActions(
+        AuditEntry.Action.INCIDENT_CREATE_STARTED,
+        AuditEntry.Action.INCIDENT_CREATE_FINISHED,
+        AuditEntry.Action.INCIDENT_CREATE_RECONCILED,
+    ),
+    Kind.EDIT: AuditActions(
+        AuditEntry.Action.INCIDENT_EDIT_STARTED,
+        AuditEntry.Action.INCIDENT_EDITED,
+        AuditEntry.Action.INCIDENT_EDIT_RECONCILED,
+    ),
+    Kind.UPDATE_CREATE: AuditActions(
+        AuditEntry.Action.INCIDENT_UPDATE_STARTED,
+        AuditEntry.Action.INCIDENT_UPDATE_POSTED,
+        AuditEntry.Action.INCIDENT_UPDATE_RECONCILED,
+    ),
+    Kind.RECOVER: AuditActions(
+        AuditEntry.Action.INCIDENT_RECOVER_STARTED,
+        AuditEntry.Action.INCIDENT_RECOVERED,
+        AuditEntry.Action.INCIDENT_RECOVER_RECONCILED,
+    ),
+    Kind.DELETE: AuditActions(
+        AuditEntry.Action.INCIDENT_DELETE_STARTED,
+        AuditEntry.Action.INCIDENT_DELETED,
+        AuditEntry.Action.INCIDENT_DELETE_RECONCILED,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Done:
+    """Phare's answer to a write that is not a create: its body (None when it sends none, as
+    after a recovery) and status."""
+
+    body: Any = None
+    status: int = 200
+
+
+# What a send or a look-up found: the created incident for a create, Done for the others.
+Answer = Incident | Done
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write to Phare, for `write_once`."""
+
+    kind: IncidentAttempt.Kind
+    body: dict[str, Any]  # exactly what is sent, kept on the attempt and in the audit log
+    send: Callable[[PhareClient], Answer]
+    # After a send with no clear answer: what Phare shows of the earlier attempt's write (the
+    # attempt carries what was sent then), or None when Phare shows it was not done.
+    look_up: Callable[[PhareClient, IncidentAttempt], Answer | None]
+    incident_id: int | None = None
+    incident_title: str = ""
+    not_found_note: str = "Phare shows it was not done: it is safe to send it again."
+
+
+def write_once(
+    *, actor: User, project: PhareProject, submission_key: uuid.UUID, write: Write
+) -> IncidentAttempt:
+    """Send `write` to Phare at most once per submission key, auditing every step.
+
+    The first use of a key claims it (a unique constraint) and sends. The same key again:
+    - while the first request is still sending (double click, a second tab or app server):
+      waits for its result, then raises SubmissionAlreadyHandled;
+    - after a 422: re-raises the same validation errors;
+    - after a failure or an unknown outcome ("try again"): looks in Phare first, settles the
+      attempt as done if the write is there, and sends again only if not.
+    Returns the settled attempt; raises the PhareError of a failed call after recording it.
+    The caller checks the actor's permission first.
+    """
+    try:
+        with transaction.atomic():
+            attempt = IncidentAttempt.objects.create(
+                submission_key=submission_key,
+                kind=write.kind,
+                project=project,
+                actor=permissions.recorded_actor(actor),
+                payload=write.body,
+                phare_incident_id=write.incident_id,
+                incident_title=write.incident_title[:250],
+            )
+            audit(attempt, ACTIONS[write.kind].started, AuditEntry.Outcome.PENDING)
+    except IntegrityError:
+        attempt = earlier_attempt(submission_key, project, kind=write.kind)
+        previous = claim_retry(attempt, actor=actor)
+        if previous is None:
+            raise SubmissionAlreadyHandled(wait_while_sending(attempt)) from None
+        found = reconcile(
+            attempt,
+            previous=previous,
+            look_up=lambda client: write.look_up(client, attempt),
+            on_absent=None,
+        )
+        if found is not None:
+            return attempt
+        attempt.payload = write.body
+        attempt.sends += 1
+        attempt.save(update_fields=["payload", "sends", "actor", "updated_at"])
+        audit(attempt, ACTIONS[write.kind].started, AuditEntry.Outcome.PENDING)
+    return _send(attempt, write)
+
+
+def _send(attempt: IncidentAttempt, write: Write) -> IncidentAttempt:
+    # No transaction is open here: the record of the attempt stays whatever Phare does.
+    started = time.monotonic()
+    try:
+        answer = write.send(PhareClient(attempt.project))
+    except PhareError as error:
+        settle(attempt, error=error, duration_ms=elapsed_ms(started))
+        raise
+    except Exception:
+        # Never leave an attempt "sending" forever: its key would stay blocked.
+        unknown = PhareOutcomeUnknown(
+            "The console failed while calling Phare. Check Phare's incident list before "
+            "trying again."
+        )
+        settle(attempt, error=unknown, duration_ms=elapsed_ms(started))
+        raise
+    try:
+        settle(attempt, answer=answer, duration_ms=elapsed_ms(started))
+    except DatabaseError:
+        if isinstance(answer, Incident):
+            logger.error("incident %s created but not recorded (database error)", answer.slug)
+            raise NotRecorded(
+                f"Phare created incident {answer.slug or answer.id}, but the console's "
+                "database refused to record it (read-only or unreachable). It is in Phare; the "
+                "audit log will show it once the database is back and the form is sent again."
+            ) from None
+        logger.error("%s of incident %s not recorded", attempt.kind, attempt.phare_incident_id)
+        raise NotRecorded(
+            "Phare accepted the change, but the console's database refused to record it "
+            "(read-only or unreachable). It is in Phare; the audit log will show it once the "
+            "database is back and the form is sent again."
+        ) from None
+    return attempt
+
+
+def earlier_attempt(
+    submission_key: uuid.UUID, project: PhareProject, *, kind: IncidentAttempt.Kind
+) -> IncidentAttempt:
     attempt = IncidentAttempt.objects.select_related("project").get(submission_key=submission_key)
-    if attempt.project_id != project.pk:
-        raise PermissionDenied("That submission belongs to another project.")
+    if attempt.project_id != project.pk or attempt.kind != kind:
+        raise PermissionDenied("That submission belongs to another project or action.")
     if attempt.state == IncidentAttempt.State.REJECTED:
         # A double submission of a rejected form: show the same errors again.
-        answer = attempt.audit_entries.filter(
-            action=AuditEntry.Action.INCIDENT_CREATE_FINISHED
-        ).first()
+        answer = attempt.audit_entries.filter(action=ACTIONS[kind].finished).first()
         response_body = answer.response_body if answer else None
         raise PhareValidationError(
             attempt.error or "Phare rejected the incident.",
@@ -92,36 +244,45 @@ def reconcile(
     attempt: IncidentAttempt,
     *,
     previous: str,
-    sent_body: dict,
+    look_up: Callable[[PhareClient], Answer | None],
     on_absent: IncidentAttempt.State | None,
-) -> Incident | None:
-    """Look in Phare for the incident an earlier send of `attempt` may have created. Found: the
-    attempt is settled as created and the incident returned. Not found: None, the attempt left
-    "sending" for the caller to send again, or settled as `on_absent`. Phare unreadable: the
-    attempt goes back to its earlier state and ReconciliationFailed is raised."""
+    absent_note: str = "",
+) -> Answer | None:
+    """Look in Phare for what an earlier send of `attempt` may have done. Found: the attempt is
+    settled as done (created) and the answer returned. Not found: None, the attempt left
+    "sending" for the caller to send again, or settled as `on_absent` with `absent_note`.
+    Phare unreadable: the attempt goes back to its earlier state and ReconciliationFailed is
+    raised."""
     started = time.monotonic()
-    since = attempt.created_at - RECONCILE_CLOCK_SKEW
     try:
-        candidates = PhareClient(attempt.project).list_incidents(since=since)
+        found = look_up(PhareClient(attempt.project))
     except PhareError as error:
         failure = ReconciliationFailed(error)
         _settle_lookup(attempt, error=failure, state=previous, duration_ms=elapsed_ms(started))
         raise failure from None
-    incident = next((i for i in candidates if _same_incident(i, sent_body)), None)
-    if incident is not None:
-        settle(attempt, incident=incident, duration_ms=elapsed_ms(started), lookup=True)
-        return incident
+    if found is not None:
+        settle(attempt, answer=found, duration_ms=elapsed_ms(started), lookup=True)
+        return found
     audit(
         attempt,
-        AuditEntry.Action.INCIDENT_CREATE_RECONCILED,
+        ACTIONS[IncidentAttempt.Kind(attempt.kind)].reconciled,
         AuditEntry.Outcome.NOT_FOUND,
         duration_ms=elapsed_ms(started),
     )
     if on_absent is not None:
         attempt.state = on_absent
-        attempt.error = "Phare has no such incident: it is safe to create it again."
+        attempt.error = absent_note
         attempt.save(update_fields=["state", "error", "updated_at"])
     return None
+
+
+def created_incident_in_phare(client: PhareClient, attempt: IncidentAttempt) -> Incident | None:
+    """The incident an earlier create of `attempt` made, from Phare's recent incidents."""
+    since = attempt.created_at - RECONCILE_CLOCK_SKEW
+    return next(
+        (i for i in client.list_incidents(since=since) if _same_incident(i, attempt.payload)),
+        None,
+    )
 
 
 def _same_incident(incident: Incident, sent_body: dict) -> bool:
@@ -133,22 +294,24 @@ def _same_incident(incident: Incident, sent_body: dict) -> bool:
 
 
 def attempt_reconcile(*, actor: User | None, attempt: IncidentAttempt) -> Incident | None:
-    """Settle an unknown attempt without sending anything: created when Phare has the incident,
+    """Settle an unknown create without sending anything: created when Phare has the incident,
     otherwise failed, so that pressing the button again is a safe new send."""
     if actor is not None:
         permissions.require(actor, attempt.project, Capability.RESPOND)
     claimed = IncidentAttempt.objects.filter(
-        pk=attempt.pk, state=IncidentAttempt.State.UNKNOWN
+        pk=attempt.pk, kind=IncidentAttempt.Kind.CREATE, state=IncidentAttempt.State.UNKNOWN
     ).update(state=IncidentAttempt.State.SENDING, updated_at=timezone.now())
     if not claimed:
         return None
     attempt.refresh_from_db()
-    return reconcile(
+    found = reconcile(
         attempt,
         previous=IncidentAttempt.State.UNKNOWN,
-        sent_body=attempt.payload,
+        look_up=lambda client: created_incident_in_phare(client, attempt),
         on_absent=IncidentAttempt.State.FAILED,
+        absent_note="Phare has no such incident: it is safe to create it again.",
     )
+    return found if isinstance(found, Incident) else None
 
 
 def elapsed_ms(started: float) -> int:
@@ -163,7 +326,7 @@ def _settle_lookup(
     attempt.save(update_fields=["state", "error", "updated_at"])
     audit(
         attempt,
-        AuditEntry.Action.INCIDENT_CREATE_RECONCILED,
+        ACTIONS[IncidentAttempt.Kind(attempt.kind)].reconciled,
         AuditEntry.Outcome(state),
         response_body=error.body,
         duration_ms=duration_ms,
@@ -187,18 +350,29 @@ SETTLED_FIELDS = [
 def settle(
     attempt: IncidentAttempt,
     *,
-    incident: Incident | None = None,
+    answer: Answer | None = None,
     error: PhareError | None = None,
     duration_ms: int,
     lookup: bool = False,
 ) -> None:
     status: int | None
-    if incident is not None:
-        state, status = IncidentAttempt.State.CREATED, 201
+    response_body = error.body if error else None
+    if isinstance(answer, Incident):
+        state = (
+            IncidentAttempt.State.CREATED
+            if attempt.kind == IncidentAttempt.Kind.CREATE
+            else IncidentAttempt.State.DONE
+        )
+        status = 201 if state == IncidentAttempt.State.CREATED else 200
         attempt.found_in_phare = lookup
-        attempt.phare_incident_id = incident.id
-        attempt.phare_incident_slug = incident.slug
-        attempt.phare_incident_at = incident.incident_at or incident.created_at
+        attempt.phare_incident_id = answer.id
+        attempt.phare_incident_slug = answer.slug
+        attempt.phare_incident_at = answer.incident_at or answer.created_at
+        response_body = answer.raw
+    elif isinstance(answer, Done):
+        state, status = IncidentAttempt.State.DONE, answer.status
+        attempt.found_in_phare = lookup
+        response_body = answer.body
     elif isinstance(error, PhareValidationError):
         state, status = IncidentAttempt.State.REJECTED, 422
     elif isinstance(error, PhareOutcomeUnknown):
@@ -212,13 +386,12 @@ def settle(
     # The attempt's new state and the audit entry saying so land together (and in one commit).
     with transaction.atomic():
         attempt.save(update_fields=SETTLED_FIELDS)
+        actions = ACTIONS[IncidentAttempt.Kind(attempt.kind)]
         audit(
             attempt,
-            AuditEntry.Action.INCIDENT_CREATE_RECONCILED
-            if lookup
-            else AuditEntry.Action.INCIDENT_CREATE_FINISHED,
+            actions.reconciled if lookup else actions.finished,
             AuditEntry.Outcome(state.value),
-            response_body=incident.raw if incident else (error.body if error else None),
+            response_body=response_body,
             duration_ms=duration_ms,
         )
 
