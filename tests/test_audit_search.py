@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from incidents import audit_chain, audit_search
 from incidents.models import AuditEntry, PhareProject
-from tests.conftest import make_member
+from tests.helpers import HTMX, make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_an_older_page_does_not_shift_when_new_entries_arrive(root_client, proje
 def test_htmx_paging_swaps_only_the_results(root_client, seeded):
     first = root_client.get(reverse("incidents:audit_list")).context["page"]
     response = root_client.get(
-        reverse("incidents:audit_list"), {"before": first.older.encode()}, HTTP_HX_REQUEST="true"
+        reverse("incidents:audit_list"), {"before": first.older.encode()}, **HTMX
     )
     html = response.content.decode()
     assert html.strip().startswith('<section id="audit-results"')

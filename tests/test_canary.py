@@ -17,8 +17,7 @@ from django.views.debug import ExceptionReporter
 from incidents import services
 from incidents.models import AuditEntry, PhareProject
 from incidents.phare import transport
-from tests.conftest import make_member
-from tests.test_hardening import assert_strict_csp
+from tests.helpers import assert_strict_csp, incident_form_data, make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CANARY = f"pha_canary_{uuid.uuid4().hex}"
@@ -63,14 +62,7 @@ def formatted_logs(caplog) -> str:
 
 
 def form(project: PhareProject, title: str, monitor: int = 1) -> dict:
-    return {
-        "submission_key": str(uuid.uuid4()),
-        "impact": "major_outage",
-        "title": title,
-        "timezone": "UTC",
-        "monitors": [str(monitor)],
-        "confirm_duplicate": "1",
-    }
+    return incident_form_data(title=title, monitors=[str(monitor)], confirm_duplicate="1")
 
 
 def drive_every_page(client: Client, recorder: Recorder, project, sandbox) -> None:

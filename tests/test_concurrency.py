@@ -11,18 +11,17 @@ from django.urls import reverse
 
 from incidents.models import IncidentAttempt
 from tests.app_servers import logged_in_client, start_app_server
+from tests.helpers import HTMX, incident_form_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def form(project, key: str) -> dict:
-    return {
-        "submission_key": key,
-        "timezone": "UTC",
-        "impact": "major_outage",
-        "title": "Database primary is down",
-        "monitors": [str(project.monitors.order_by("phare_id").first().phare_id)],
-    }
+    return incident_form_data(
+        submission_key=key,
+        title="Database primary is down",
+        monitors=[str(project.monitors.order_by("phare_id").first().phare_id)],
+    )
 
 
 def run_together(calls) -> list:
@@ -52,7 +51,7 @@ def test_eight_threads_one_key_one_incident(project, alice, sandbox):
     def submit():
         client = Client()
         client.force_login(alice)
-        return client.post(url, data, HTTP_HX_REQUEST="true")
+        return client.post(url, data, **HTMX)
 
     responses = run_together([submit] * 8)
     assert len(sandbox.state.create_requests) == 1

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from incidents import services
-from tests.conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 

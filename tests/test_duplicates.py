@@ -1,6 +1,5 @@
 """Declaring an incident on monitors that already have an ongoing one asks first."""
 
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -10,10 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import IncidentAttempt
-from tests.conftest import SANDBOX_TOKEN
+from tests.helpers import HTMX, SANDBOX_TOKEN, incident_form_data
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(autouse=True)
@@ -22,13 +20,7 @@ def empty_cache():
 
 
 def form(monitors: list[int], title: str = "Checkout is down", **extra) -> dict:
-    return {
-        "submission_key": str(uuid.uuid4()),
-        "timezone": "UTC",
-        "impact": "major_outage",
-        "title": title,
-        "monitors": [str(m) for m in monitors],
-    } | extra
+    return incident_form_data(title=title, monitors=[str(m) for m in monitors], **extra)
 
 
 def create(client, project, data):

@@ -3,17 +3,15 @@ HTTP stack against the sandbox: a clear message, the form kept, the right audit 
 a 500, and never two incidents, including after pressing the button again."""
 
 import socket
-import uuid
 from dataclasses import dataclass
 
 import pytest
 from django.urls import reverse
 
 from incidents.models import AuditEntry, IncidentAttempt
-from tests.conftest import clear_rate_budget
+from tests.helpers import HTMX, clear_rate_budget, incident_form_data
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 TITLE = "Payments API answers 5xx"
 
 
@@ -65,14 +63,11 @@ def create(client, project, data):
 
 
 def form_data(project) -> dict:
-    return {
-        "submission_key": str(uuid.uuid4()),
-        "timezone": "UTC",
-        "impact": "major_outage",
-        "title": TITLE,
-        "description": "Card payments fail in every region.",
-        "monitors": [str(project.monitors.order_by("phare_id").first().phare_id)],
-    }
+    return incident_form_data(
+        title=TITLE,
+        description="Card payments fail in every region.",
+        monitors=[str(project.monitors.order_by("phare_id").first().phare_id)],
+    )
 
 
 @pytest.mark.parametrize("name", list(CASES))

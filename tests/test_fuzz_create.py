@@ -11,6 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from phare_sandbox.validation import ValidationError, validate_incident
+from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +107,7 @@ def fuzz_client(alice_client, project, sandbox, settings):
 def test_arbitrary_form_data_never_breaks_the_console(fuzz_client, project, sandbox, data, htmx):
     sent_before = len(sandbox.state.create_requests)
     url = reverse("incidents:incident_create", kwargs={"slug": project.slug})
-    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    headers = HTMX if htmx else {}
     response = fuzz_client.post(url, data, **headers)
     assert response.status_code < 500, response.content.decode()[:2000]
     known = set(sandbox.state.monitors)

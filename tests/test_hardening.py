@@ -5,21 +5,10 @@ from django.test import Client
 from django.urls import reverse
 
 from incidents.middleware import client_ip
+from tests.helpers import assert_strict_csp
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"
-
-
-def assert_strict_csp(response) -> None:
-    """HTML answers carry a policy that allows only the console's own scripts and styles."""
-    if not response.get("Content-Type", "").startswith("text/html"):
-        return
-    policy = response["Content-Security-Policy"]
-    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
-    assert directives["default-src"] == "'none'"
-    assert directives["script-src"] == "'self'"
-    assert directives["style-src"] == "'self'"
-    assert "unsafe" not in policy
 
 
 def wrong_login(client: Client, username: str = "alice", address: str = "203.0.113.7"):

@@ -11,9 +11,7 @@ from incidents.phare import IncidentPayload, PhareClient, PhareRateLimited, Phar
 from incidents.services import background
 from incidents.services import monitors as monitor_services
 from phare_sandbox import SandboxState, start_in_thread
-from tests.conftest import SANDBOX_TOKEN, make_member
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
+from tests.helpers import HTMX, SANDBOX_TOKEN, make_member
 
 
 @pytest.fixture

@@ -1,41 +1,22 @@
-"""Every URL of the app × every persona: the status each gets, and nothing leaking to people
-outside the project (non-members get 404, not 403, so even names stay hidden)."""
+"""Every URL of the console × every persona: the status each gets, and nothing leaking to
+people outside the project (non-members get 404, not 403, so even names stay hidden).
 
-import uuid
+A URL left out of the matrix fails test_every_url_is_in_the_matrix, by name."""
+
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from incidents.models import AuditEntry, Membership
-from tests.conftest import make_member
-from tests.test_hardening import assert_strict_csp
+from tests.helpers import PERSONAS, assert_strict_csp, incident_form_data
 
 pytestmark = pytest.mark.django_db
 
-PERSONAS = ["anonymous", "outsider", "viewer", "responder", "project_admin", "superuser"]
 SECRET_TITLE = "Top secret outage of the payments cluster"
-
-
-@pytest.fixture
-def clients(project, alice, django_user_model):
-    """One logged-in client per persona; alice (from the fixtures) is the responder."""
-    users = {
-        "outsider": django_user_model.objects.create_user("bob"),
-        "viewer": django_user_model.objects.create_user("carol"),
-        "project_admin": django_user_model.objects.create_user("dave"),
-        "superuser": django_user_model.objects.create_superuser("root"),
-        "responder": alice,
-    }
-    make_member(users["viewer"], project, "viewer")
-    make_member(users["project_admin"], project, "admin")
-    result = {"anonymous": Client()}
-    for persona, user in users.items():
-        result[persona] = Client()
-        result[persona].force_login(user)
-    return result
+# Namespaces whose URLs guard themselves and are tested elsewhere (Django's admin: test_admin).
+NOT_IN_THE_MATRIX = {"admin"}
 
 
 @pytest.fixture
@@ -47,49 +28,125 @@ def audit_entry(project, clients):
 
 
 def form(title: str = "Matrix incident") -> dict:
-    return {
-        "submission_key": str(uuid.uuid4()),
-        "impact": "unknown",
-        "title": title,
-        "timezone": "UTC",
-        "monitors": ["1"],
-        "confirm_duplicate": "1",  # every persona declares on the same monitor
-    }
+    # confirm_duplicate: every persona declares on the same monitor
+    return incident_form_data(impact="unknown", title=title, monitors=["1"], confirm_duplicate="1")
 
 
 def urls(project, entry) -> dict:
+    """Every URL name → the request the matrix sends to it: (method, URL, data)."""
     slug = {"slug": project.slug}
     return {
-        "home": ("get", reverse("incidents:home"), {}),
-        "project": ("get", reverse("incidents:project_detail", kwargs=slug), {}),
-        "create": ("post", reverse("incidents:incident_create", kwargs=slug), form()),
-        "form_reload": ("post", reverse("incidents:incident_form_reload", kwargs=slug), form()),
-        "search": ("get", reverse("incidents:monitor_search", kwargs=slug), {"q": "a"}),
-        "refresh": ("post", reverse("incidents:monitor_sync_start", kwargs=slug), {}),
-        "sync_status": ("get", reverse("incidents:monitor_sync_status", kwargs=slug), {}),
-        "connection": ("post", reverse("incidents:project_connection_check", kwargs=slug), {}),
-        "audit_list": ("get", reverse("incidents:audit_list"), {}),
-        "audit_detail": ("get", reverse("incidents:audit_detail", args=[entry.pk]), {}),
+        "login": ("get", reverse("login"), {}),
+        "logout": ("post", reverse("logout"), {}),
+        "healthz": ("get", reverse("healthz"), {}),
+        "incidents:home": ("get", reverse("incidents:home"), {}),
+        "incidents:project_detail": (
+            "get",
+            reverse("incidents:project_detail", kwargs=slug),
+            {},
+        ),
+        "incidents:project_connection_check": (
+            "post",
+            reverse("incidents:project_connection_check", kwargs=slug),
+            {},
+        ),
+        "incidents:incident_create": (
+            "post",
+            reverse("incidents:incident_create", kwargs=slug),
+            form(),
+        ),
+        "incidents:incident_form_reload": (
+            "post",
+            reverse("incidents:incident_form_reload", kwargs=slug),
+            form(),
+        ),
+        "incidents:monitor_search": (
+            "get",
+            reverse("incidents:monitor_search", kwargs=slug),
+            {"q": "a"},
+        ),
+        "incidents:monitor_sync_start": (
+            "post",
+            reverse("incidents:monitor_sync_start", kwargs=slug),
+            {},
+        ),
+        "incidents:monitor_sync_status": (
+            "get",
+            reverse("incidents:monitor_sync_status", kwargs=slug),
+            {},
+        ),
+        "incidents:audit_list": ("get", reverse("incidents:audit_list"), {}),
+        "incidents:audit_export_csv": ("get", reverse("incidents:audit_export_csv"), {}),
+        "incidents:audit_export_jsonl": ("get", reverse("incidents:audit_export_jsonl"), {}),
+        "incidents:audit_detail": ("get", reverse("incidents:audit_detail", args=[entry.pk]), {}),
     }
 
 
+EVERYONE = dict.fromkeys(PERSONAS, 200)
 OK = {"viewer": 200, "responder": 200, "project_admin": 200, "superuser": 200}
 RESPOND = {"viewer": 403, "responder": 200, "project_admin": 200, "superuser": 200}
 EXPECTED = {
-    "home": {"anonymous": 302, "outsider": 200} | OK,
-    "project": {"anonymous": 302, "outsider": 404} | OK,
-    "create": {"anonymous": 302, "outsider": 404}
+    "login": EVERYONE,
+    "logout": dict.fromkeys(PERSONAS, 302),
+    "healthz": EVERYONE,
+    "incidents:home": {"anonymous": 302, "outsider": 200} | OK,
+    "incidents:project_detail": {"anonymous": 302, "outsider": 404} | OK,
+    "incidents:project_connection_check": {
+        "anonymous": 302,
+        "outsider": 404,
+        "viewer": 403,
+        "responder": 403,
+    }
+    | {"project_admin": 200, "superuser": 200},
+    "incidents:incident_create": {"anonymous": 302, "outsider": 404}
     | RESPOND
     | {"responder": 302, "project_admin": 302, "superuser": 302},
-    "form_reload": {"anonymous": 302, "outsider": 404} | RESPOND,
-    "search": {"anonymous": 302, "outsider": 404} | RESPOND,
-    "refresh": {"anonymous": 302, "outsider": 404} | RESPOND,
-    "sync_status": {"anonymous": 302, "outsider": 404} | RESPOND,
-    "connection": {"anonymous": 302, "outsider": 404, "viewer": 403, "responder": 403}
-    | {"project_admin": 200, "superuser": 200},
-    "audit_list": {"anonymous": 302, "outsider": 200} | OK,
-    "audit_detail": {"anonymous": 302, "outsider": 404} | OK,
+    "incidents:incident_form_reload": {"anonymous": 302, "outsider": 404} | RESPOND,
+    "incidents:monitor_search": {"anonymous": 302, "outsider": 404} | RESPOND,
+    "incidents:monitor_sync_start": {"anonymous": 302, "outsider": 404} | RESPOND,
+    "incidents:monitor_sync_status": {"anonymous": 302, "outsider": 404} | RESPOND,
+    "incidents:audit_list": {"anonymous": 302, "outsider": 200} | OK,
+    # Streamed files; an outsider's holds no entry of the project (checked below).
+    "incidents:audit_export_csv": {"anonymous": 302, "outsider": 200} | OK,
+    "incidents:audit_export_jsonl": {"anonymous": 302, "outsider": 200} | OK,
+    "incidents:audit_detail": {"anonymous": 302, "outsider": 404} | OK,
 }
+
+
+def url_names(patterns, prefix: str = "") -> set[str]:
+    """The names of these URL patterns and of those they include, namespaced as reverse() wants."""
+    names = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace in NOT_IN_THE_MATRIX:
+                continue
+            inner = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            names |= url_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(prefix + pattern.name)
+    return names
+
+
+def test_every_url_is_in_the_matrix(project, audit_entry):
+    names = url_names(get_resolver().url_patterns)
+    assert "incidents:home" in names and "healthz" in names  # the walk found the app
+    missing = sorted(names - set(EXPECTED))
+    assert not missing, (
+        f"URLs missing from the permission matrix: {', '.join(missing)}. In "
+        "tests/test_permissions.py, add each to urls() (the request: method, URL, data) and to "
+        "EXPECTED (the status for each persona: " + ", ".join(PERSONAS) + ")."
+    )
+    stale = sorted(set(EXPECTED) - names)
+    assert not stale, f"No such URL, remove from EXPECTED in tests/test_permissions.py: {stale}"
+    assert set(urls(project, audit_entry)) == set(EXPECTED)
+    for name, statuses in EXPECTED.items():
+        assert set(statuses) == set(PERSONAS), f"EXPECTED[{name!r}] needs one status per persona"
+
+
+def body_of(response) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -99,8 +156,8 @@ def test_permission_matrix(clients, project, audit_entry, sandbox, name, persona
     response = getattr(clients[persona], method)(url, data)
     assert response.status_code == EXPECTED[name][persona]
     assert_strict_csp(response)
+    body = body_of(response)
     if persona in ("anonymous", "outsider"):
-        body = response.content.decode()
         monitor_name = project.monitors.get(phare_id=1).name
         for secret in (project.name, SECRET_TITLE, monitor_name, project.slug + "/"):
             assert secret not in body, f"{secret!r} leaked to {persona} on {name}"

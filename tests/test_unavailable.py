@@ -1,7 +1,6 @@
 """Pages say what is unavailable, never a 500: Redis down, a read-only database, Phare down."""
 
 import socket
-import uuid
 
 import pytest
 from django.core.cache import caches
@@ -11,8 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from incidents.models import IncidentAttempt
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
+from tests.helpers import HTMX, incident_form_data
 
 
 def closed_port() -> int:
@@ -22,13 +20,7 @@ def closed_port() -> int:
 
 
 def form(project) -> dict:
-    return {
-        "submission_key": str(uuid.uuid4()),
-        "timezone": "UTC",
-        "impact": "major_outage",
-        "title": "Search is down",
-        "monitors": ["1"],
-    }
+    return incident_form_data(title="Search is down", monitors=["1"])
 
 
 @pytest.fixture

@@ -10,12 +10,9 @@ from django.urls import reverse
 from incidents import services
 from incidents.models import AuditEntry, IncidentAttempt
 from incidents.views import incidents as incident_views
+from tests.helpers import FROM_THE_FORM, HTMX, incident_form_data
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-# As htmx sends it from the page: the form's id names the request's trigger.
-FROM_THE_FORM = HTMX | {"HTTP_HX_TRIGGER": incident_views.INCIDENT_FORM_ID}
 
 
 def create_url(project) -> str:
@@ -23,15 +20,10 @@ def create_url(project) -> str:
 
 
 def form_data(**overrides) -> dict:
-    return {
-        "submission_key": str(uuid.uuid4()),
-        "timezone": "UTC",
-        "impact": "major_outage",
-        "title": "Checkout down",
-        "description": "",
-        "incident_at": "",
-        "recovery_at": "",
-    } | overrides
+    """As the page posts it: the optional text fields present, and empty unless given."""
+    return incident_form_data(
+        **({"description": "", "incident_at": "", "recovery_at": ""} | overrides)
+    )
 
 
 @pytest.mark.parametrize("name", ["incidents:home", "incidents:audit_list"])

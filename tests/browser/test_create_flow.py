@@ -5,17 +5,9 @@ from playwright.sync_api import Page, expect
 
 from incidents import selectors
 from incidents.models import IncidentAttempt
+from tests.helpers import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page: Page, live_server, alice) -> None:
-    page.goto(f"{live_server.url}/")
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("alice-password-1")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
 
 def pick_monitor(page: Page, query: str, name: str) -> None:
