@@ -106,7 +106,7 @@ def measure(session_key: str) -> str:
     def create() -> float:
         form = load.create_form(f"cost {uuid.uuid4().hex[:8]}")
         started = time.perf_counter()
-        response = client.post("/projects/load/incidents/", form)
+        response = client.post("/projects/load/incidents/new/", form)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise RuntimeError(f"create answered {response.status_code}")

@@ -186,7 +186,7 @@ def create_form(title: str) -> dict:
 
 def console_phase(recorder: Recorder, sessions: list[str], duration_s: float) -> None:
     console = f"http://127.0.0.1:{CONSOLE_PORT}"
-    url = "/projects/load/incidents/"
+    url = "/projects/load/incidents/new/"
 
     def post(http: httpx.Client, token: str, form: dict) -> None:
         started = time.perf_counter()

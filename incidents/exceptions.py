@@ -52,3 +52,18 @@ class NotRecorded(PhareError):
 
 class SyncAlreadyRunning(Exception):
     """Another refresh of the project's monitors holds the lease."""
+
+
+class EditConflict(Exception):
+    """The incident changed in Phare since the edit form was rendered: nothing was sent.
+    `current` is the incident as Phare has it now, `changes` what moved since the form's
+    base (services.incident_copy.Change)."""
+
+    def __init__(self, current, changes: list):
+        super().__init__(f"{len(changes)} field(s) changed in Phare")
+        self.current = current
+        self.changes = changes
+
+
+class NothingToChange(Exception):
+    """An edit whose fields all equal the incident's: nothing to send."""

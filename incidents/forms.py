@@ -3,7 +3,7 @@
 import uuid
 import zoneinfo
 from datetime import datetime
-from typing import cast
+from typing import Self, cast
 
 from django import forms
 from django.conf import settings
@@ -109,7 +109,7 @@ class IncidentForm(forms.Form):
     monitors = MonitorIdsField(required=False)
 
     @classmethod
-    def keeping_values(cls, data, *, project: PhareProject) -> "IncidentForm":
+    def keeping_values(cls, data, *, project: PhareProject) -> Self:
         """An unbound form showing what was typed, for re-rendering without validating it
         (the no-JavaScript monitor search and refresh)."""
         initial = {name: data.get(name, "") for name in cls.base_fields if name != "monitors"}

@@ -1,10 +1,12 @@
 import logging
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.html import format_html
 
 logger = logging.getLogger(__name__)
@@ -63,3 +65,28 @@ class ServiceUnavailableMiddleware:
             response["HX-Reswap"] = "outerHTML"
             return response
         return render(request, "unavailable.html", {"message": self.MESSAGE}, status=503)
+
+
+VIEWER_ZONE_COOKIE = "tz"
+
+
+class ViewerTimeZoneMiddleware:
+    """Times on pages in the viewer's own zone: the page's script keeps the browser's zone in
+    a cookie; without it (a first visit, no JavaScript) pages use TIME_ZONE, named beside
+    every time."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = request.COOKIES.get(VIEWER_ZONE_COOKIE, "")
+        try:
+            zone = zoneinfo.ZoneInfo(name) if 0 < len(name) <= 64 else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is not None:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

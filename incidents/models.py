@@ -188,6 +188,8 @@ class PhareIncident(models.Model):
     description = models.TextField(blank=True)
     exclude_from_downtime = models.BooleanField(default=False)
     monitors = models.JSONField(default=list)
+    # ",12,40," for the monitor filter: a JSON containment lookup SQLite does not have.
+    monitor_ids_text = models.TextField(blank=True, editable=False)
     incident_at = models.DateTimeField(null=True, blank=True)
     recovery_at = models.DateTimeField(null=True, blank=True)
     phare_created_at = models.DateTimeField(null=True, blank=True)
@@ -228,6 +230,7 @@ class PhareIncident(models.Model):
     def fill_derived_fields(self) -> None:
         self.status_rank = INCIDENT_STATUS_RANK.get(self.status, 0)
         self.started_at = self.incident_at or self.phare_created_at or self.read_at
+        self.monitor_ids_text = "".join(f",{monitor_id}" for monitor_id in self.monitors) + ","
 
     @property
     def impact_label(self) -> str:
@@ -425,6 +428,10 @@ class AuditEntry(models.Model):
             models.Index(fields=["action", "-created_at", "-id"], name="audit_action"),
             models.Index(fields=["outcome", "-created_at", "-id"], name="audit_outcome"),
             models.Index(fields=["phare_incident_slug"], name="audit_slug"),
+            models.Index(
+                fields=["project", "phare_incident_id", "-created_at", "-id"],
+                name="audit_incident",
+            ),
         ]
 
     def __str__(self) -> str:

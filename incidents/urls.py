@@ -4,27 +4,35 @@ from incidents.views import audit, incidents, monitors, projects
 
 app_name = "incidents"
 
+project = "projects/<slug:slug>/"
+incident = project + "incidents/<int:incident_id>/"
+
 urlpatterns = [
     path("", projects.home, name="home"),
-    path("projects/<slug:slug>/", projects.project_detail, name="project_detail"),
+    path(project, projects.project_detail, name="project_detail"),
     path(
-        "projects/<slug:slug>/connection/",
+        project + "connection/",
         projects.project_connection_check,
         name="project_connection_check",
     ),
-    path("projects/<slug:slug>/incidents/", incidents.incident_create, name="incident_create"),
-    path("projects/<slug:slug>/form/", incidents.incident_form_reload, name="incident_form_reload"),
-    path("projects/<slug:slug>/monitors/", monitors.monitor_search, name="monitor_search"),
+    # The create form posts to incident_create; pages served before the list existed post to
+    # the list's address, which hands the form to incident_create.
+    path(project + "incidents/", incidents.incident_list, name="incident_list"),
+    path(project + "incidents/new/", incidents.incident_create, name="incident_create"),
     path(
-        "projects/<slug:slug>/monitors/refresh/",
-        monitors.monitor_sync_start,
-        name="monitor_sync_start",
+        project + "incidents/refresh/",
+        incidents.incident_list_refresh_start,
+        name="incident_list_refresh_start",
     ),
-    path(
-        "projects/<slug:slug>/monitors/status/",
-        monitors.monitor_sync_status,
-        name="monitor_sync_status",
-    ),
+    path(incident, incidents.incident_detail, name="incident_detail"),
+    path(incident + "edit/", incidents.incident_edit, name="incident_edit"),
+    path(incident + "updates/", incidents.incident_update_create, name="incident_update_create"),
+    path(incident + "recover/", incidents.incident_recover, name="incident_recover"),
+    path(incident + "delete/", incidents.incident_delete, name="incident_delete"),
+    path(project + "form/", incidents.incident_form_reload, name="incident_form_reload"),
+    path(project + "monitors/", monitors.monitor_search, name="monitor_search"),
+    path(project + "monitors/refresh/", monitors.monitor_sync_start, name="monitor_sync_start"),
+    path(project + "monitors/status/", monitors.monitor_sync_status, name="monitor_sync_status"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/export.csv", audit.audit_export, {"file_format": "csv"}, name="audit_export_csv"),
     path(

@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "incidents.middleware.ViewerTimeZoneMiddleware",
     "incidents.middleware.HtmxAwareLoginRequiredMiddleware",
     "incidents.middleware.ServiceUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -206,6 +207,17 @@ DUPLICATE_WINDOW_MINUTES = env.int("DUPLICATE_WINDOW_MINUTES", default=15)
 # older than this (seconds), in a background thread so the page never waits for it.
 MONITOR_SYNC_TTL = env.int("MONITOR_SYNC_TTL", default=300)
 MONITOR_SYNC_IN_BACKGROUND = env.bool("MONITOR_SYNC_IN_BACKGROUND", default=True)
+
+# The console's copy of each project's incidents (pages read it, never Phare): while someone
+# looks, the list's first page and ongoing incidents are read at most every
+# INCIDENT_REFRESH_SECONDS, every page at most every INCIDENT_FULL_READ_SECONDS, and an open
+# incident with its timeline at most every INCIDENT_DETAIL_REFRESH_SECONDS.
+INCIDENT_REFRESH_SECONDS = env.int("INCIDENT_REFRESH_SECONDS", default=30)
+INCIDENT_FULL_READ_SECONDS = env.int("INCIDENT_FULL_READ_SECONDS", default=600)
+INCIDENT_DETAIL_REFRESH_SECONDS = env.int("INCIDENT_DETAIL_REFRESH_SECONDS", default=15)
+# How often an open incident page or list reads its parts again from the copy (paused while
+# the browser tab is hidden).
+INCIDENT_POLL_SECONDS = env.int("INCIDENT_POLL_SECONDS", default=10)
 
 # Fernet keys for the stored Phare tokens: the first encrypts, all decrypt (key rotation).
 # Checked at start-up by incidents.apps (a missing or invalid key stops the console with DEBUG off).

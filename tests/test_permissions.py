@@ -3,6 +3,7 @@ people outside the project (non-members get 404, not 403, so even names stay hid
 
 A URL left out of the matrix fails test_every_url_is_in_the_matrix, by name."""
 
+import uuid
 from io import StringIO
 
 import pytest
@@ -35,6 +36,7 @@ def form(title: str = "Matrix incident") -> dict:
 def urls(project, entry) -> dict:
     """Every URL name → the request the matrix sends to it: (method, URL, data)."""
     slug = {"slug": project.slug}
+    one = slug | {"incident_id": entry.phare_incident_id}
     return {
         "login": ("get", reverse("login"), {}),
         "logout": ("post", reverse("logout"), {}),
@@ -79,12 +81,37 @@ def urls(project, entry) -> dict:
         "incidents:audit_export_csv": ("get", reverse("incidents:audit_export_csv"), {}),
         "incidents:audit_export_jsonl": ("get", reverse("incidents:audit_export_jsonl"), {}),
         "incidents:audit_detail": ("get", reverse("incidents:audit_detail", args=[entry.pk]), {}),
+        "incidents:incident_list": ("get", reverse("incidents:incident_list", kwargs=slug), {}),
+        "incidents:incident_list_refresh_start": (
+            "post",
+            reverse("incidents:incident_list_refresh_start", kwargs=slug),
+            {},
+        ),
+        "incidents:incident_detail": ("get", reverse("incidents:incident_detail", kwargs=one), {}),
+        # Without "save" the edit form only searches monitors: nothing is sent to Phare.
+        "incidents:incident_edit": ("post", reverse("incidents:incident_edit", kwargs=one), {}),
+        "incidents:incident_update_create": (
+            "post",
+            reverse("incidents:incident_update_create", kwargs=one),
+            {"submission_key": str(uuid.uuid4()), "state": "identified", "content": "Found it."},
+        ),
+        "incidents:incident_recover": (
+            "post",
+            reverse("incidents:incident_recover", kwargs=one),
+            {"submission_key": str(uuid.uuid4()), "update_submission_key": str(uuid.uuid4())},
+        ),
+        "incidents:incident_delete": (
+            "post",
+            reverse("incidents:incident_delete", kwargs=one),
+            {"submission_key": str(uuid.uuid4()), "confirm_title": SECRET_TITLE},
+        ),
     }
 
 
 EVERYONE = dict.fromkeys(PERSONAS, 200)
 OK = {"viewer": 200, "responder": 200, "project_admin": 200, "superuser": 200}
 RESPOND = {"viewer": 403, "responder": 200, "project_admin": 200, "superuser": 200}
+WRITE = {"viewer": 403, "responder": 302, "project_admin": 302, "superuser": 302}
 EXPECTED = {
     "login": EVERYONE,
     "logout": dict.fromkeys(PERSONAS, 302),
@@ -110,6 +137,16 @@ EXPECTED = {
     "incidents:audit_export_csv": {"anonymous": 302, "outsider": 200} | OK,
     "incidents:audit_export_jsonl": {"anonymous": 302, "outsider": 200} | OK,
     "incidents:audit_detail": {"anonymous": 302, "outsider": 404} | OK,
+    "incidents:incident_list": {"anonymous": 302, "outsider": 404} | OK,
+    "incidents:incident_list_refresh_start": {"anonymous": 302, "outsider": 404}
+    | dict.fromkeys(OK, 302),
+    "incidents:incident_detail": {"anonymous": 302, "outsider": 404} | OK,
+    "incidents:incident_edit": {"anonymous": 302, "outsider": 404} | RESPOND,
+    # A write without JavaScript answers with a redirect to the incident's page.
+    "incidents:incident_update_create": {"anonymous": 302, "outsider": 404} | WRITE,
+    "incidents:incident_recover": {"anonymous": 302, "outsider": 404} | WRITE,
+    "incidents:incident_delete": {"anonymous": 302, "outsider": 404}
+    | {"viewer": 403, "responder": 403, "project_admin": 302, "superuser": 302},
 }
 
 

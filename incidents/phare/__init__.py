@@ -24,6 +24,7 @@ from incidents.phare.schemas import (
     IncidentUpdatePayload,
     MonitorSummary,
     incident_edit_body,
+    same_value,
 )
 
 __all__ = [
@@ -44,5 +45,6 @@ __all__ = [
     "PhareValidationError",
     "field_errors_from",
     "incident_edit_body",
+    "same_value",
     "message_in",
 ]

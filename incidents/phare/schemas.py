@@ -268,3 +268,15 @@ def parse_monitor(item: dict[str, Any]) -> MonitorSummary:
         target=target,
         last_checked_at=_parse_time(item.get("last_checked_at")),
     )
+
+
+def same_value(first: Any, second: Any) -> bool:
+    """Equal as Phare would store them: no description is an empty one, monitors in any
+    order, times to the second."""
+    if isinstance(first, list) or isinstance(second, list):
+        return sorted(first or []) == sorted(second or [])
+    if isinstance(first, datetime) and isinstance(second, datetime):
+        return first.replace(microsecond=0) == second.replace(microsecond=0)
+    if first in (None, "") and second in (None, ""):
+        return True
+    return first == second

@@ -3,13 +3,21 @@ when a module splits (`services.incident_create`)."""
 
 from incidents.exceptions import (
     DuplicateSuspected,
+    EditConflict,
+    NothingToChange,
     NotRecorded,
     ReconciliationFailed,
     SubmissionAlreadyHandled,
     SyncAlreadyRunning,
 )
 from incidents.services.attempts import attempt_reconcile
-from incidents.services.incidents import incident_create
+from incidents.services.incidents import (
+    incident_create,
+    incident_delete,
+    incident_edit,
+    incident_recover,
+    incident_update_create,
+)
 from incidents.services.monitors import (
     SyncResult,
     monitor_sync,
@@ -29,6 +37,8 @@ __all__ = [
     "COMMAND_LINE_ACTOR",
     "ConnectionCheck",
     "DuplicateSuspected",
+    "EditConflict",
+    "NothingToChange",
     "NotRecorded",
     "ReconciliationFailed",
     "SubmissionAlreadyHandled",
@@ -36,6 +46,10 @@ __all__ = [
     "SyncResult",
     "project_connection_check",
     "incident_create",
+    "incident_delete",
+    "incident_edit",
+    "incident_recover",
+    "incident_update_create",
     "monitor_sync",
     "monitor_sync_if_stale",
     "monitor_sync_start",

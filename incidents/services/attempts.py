@@ -76,6 +76,7 @@ class Done:
 
     body: Any = None
     status: int = 200
+    value: Any = None  # the parsed answer (an IncidentUpdate), for the copy
 
 
 # What a send or a look-up found: the created incident for a create, Done for the others.
@@ -94,7 +95,9 @@ class Write:
     look_up: Callable[[PhareClient, IncidentAttempt], Answer | None]
     incident_id: int | None = None
     incident_title: str = ""
-    not_found_note: str = "Phare shows it was not done: it is safe to send it again."
+    # Once Phare has done it (sent, or found by a look-up): bring the console's copy up to date.
+    # A failure here is logged; the write itself stands.
+    on_done: Callable[[IncidentAttempt, Answer], None] | None = None
 
 
 def write_once(
@@ -135,6 +138,7 @@ def write_once(
             on_absent=None,
         )
         if found is not None:
+            _after_done(attempt, found, write)
             return attempt
         attempt.payload = write.body
         attempt.sends += 1
@@ -175,7 +179,18 @@ def _send(attempt: IncidentAttempt, write: Write) -> IncidentAttempt:
             "(read-only or unreachable). It is in Phare; the audit log will show it once the "
             "database is back and the form is sent again."
         ) from None
+    _after_done(attempt, answer, write)
     return attempt
+
+
+def _after_done(attempt: IncidentAttempt, answer: Answer, write: Write) -> None:
+    if write.on_done is None:
+        return
+    try:
+        write.on_done(attempt, answer)
+    except Exception:
+        # The copy catches up at its next refresh; the person must still see the write done.
+        logger.exception("the copy of incident %s was not updated", attempt.phare_incident_id)
 
 
 def earlier_attempt(

@@ -1,13 +1,36 @@
 """Incident use cases: what a responder does to Phare's incidents, at most once and audited."""
 
 import uuid
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from incidents import duplicates, permissions
-from incidents.exceptions import DuplicateSuspected
-from incidents.models import IncidentAttempt, PhareProject
+from incidents.exceptions import DuplicateSuspected, EditConflict, NothingToChange
+from incidents.models import IncidentAttempt, PhareIncident, PhareProject
 from incidents.permissions import Capability, User
-from incidents.phare import IncidentPayload
-from incidents.services.attempts import Write, created_incident_in_phare, write_once
+from incidents.phare import (
+    Incident,
+    IncidentPayload,
+    IncidentUpdatePayload,
+    PhareClient,
+    PhareError,
+    PhareNotFound,
+    incident_edit_body,
+    same_value,
+)
+from incidents.services import incident_copy
+from incidents.services.attempts import (
+    RECONCILE_CLOCK_SKEW,
+    Answer,
+    Done,
+    Write,
+    created_incident_in_phare,
+    write_once,
+)
+
+Kind = IncidentAttempt.Kind
 
 
 def incident_create(
@@ -36,5 +59,213 @@ def incident_create(
         body=payload.to_json(),
         send=lambda client: client.create_incident(payload),
         look_up=created_incident_in_phare,
+        on_done=_store_created,
     )
     return write_once(actor=actor, project=project, submission_key=submission_key, write=write)
+
+
+def _store_created(attempt: IncidentAttempt, answer: Answer) -> None:
+    if isinstance(answer, Incident):
+        incident_copy.store_incident(attempt.project, answer, outside=False)
+
+
+def incident_update_create(
+    *,
+    actor: User,
+    incident: PhareIncident,
+    payload: IncidentUpdatePayload,
+    submission_key: uuid.UUID,
+) -> IncidentAttempt:
+    """Post an update on the incident's timeline, at most once per submission key. After an
+    unclear answer, the timeline is read first: an update with the same state and message,
+    posted since the first try, means it was posted."""
+    permissions.require(actor, incident.project, Capability.RESPOND)
+
+    def send(client: PhareClient) -> Answer:
+        update = client.create_incident_update(incident.phare_id, payload)
+        return Done(update.raw, 201, update)
+
+    def look_up(client: PhareClient, attempt: IncidentAttempt) -> Answer | None:
+        sent, since = attempt.payload, attempt.created_at - RECONCILE_CLOCK_SKEW
+        for update in client.list_incident_updates(incident.phare_id):
+            posted_at = update.created_at or update.published_at
+            if (
+                update.state == sent.get("state")
+                and update.content.strip() == str(sent.get("content", "")).strip()
+                and (posted_at is None or posted_at >= since)
+            ):
+                return Done(update.raw, 201, update)
+        return None
+
+    def on_done(attempt: IncidentAttempt, answer: Answer) -> None:
+        if isinstance(answer, Done) and answer.value is not None:
+            incident_copy.store_posted_update(incident, answer.value, actor=actor)
+            # Phare's incident takes the update's state; the next refresh reads the rest.
+            PhareIncident.objects.filter(pk=incident.pk).update(state=answer.value.state[:20])
+
+    write = Write(
+        kind=Kind.UPDATE_CREATE,
+        body=payload.to_json(),
+        send=send,
+        look_up=look_up,
+        incident_id=incident.phare_id,
+        incident_title=incident.title,
+        on_done=on_done,
+    )
+    return write_once(
+        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    )
+
+
+def incident_recover(
+    *, actor: User, incident: PhareIncident, submission_key: uuid.UUID
+) -> IncidentAttempt:
+    """Mark the incident recovered, at most once per submission key; then read it back, so
+    the page shows Phare's status and recovery time. After an unclear answer, the incident's
+    status says whether it was done."""
+    permissions.require(actor, incident.project, Capability.RESPOND)
+
+    def send(client: PhareClient) -> Answer:
+        client.recover_incident(incident.phare_id)
+        return Done(None, 204)
+
+    def look_up(client: PhareClient, attempt: IncidentAttempt) -> Answer | None:
+        current = client.get_incident(incident.phare_id)
+        return Done(current.raw, 200, current) if current.status == "recovered" else None
+
+    def on_done(attempt: IncidentAttempt, answer: Answer) -> None:
+        _read_back(incident)
+
+    write = Write(
+        kind=Kind.RECOVER,
+        body={},
+        send=send,
+        look_up=look_up,
+        incident_id=incident.phare_id,
+        incident_title=incident.title,
+        on_done=on_done,
+    )
+    return write_once(
+        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    )
+
+
+def _read_back(incident: PhareIncident) -> None:
+    """The incident as Phare has it after the console's own write (not a change outside)."""
+    try:
+        current = PhareClient(incident.project).get_incident(incident.phare_id)
+    except PhareNotFound:
+        incident_copy.mark_deleted(incident)
+        return
+    except PhareError:
+        # Phare took the write; the next refresh reads what it made of it.
+        PhareIncident.objects.filter(pk=incident.pk).update(read_at=timezone.now())
+        raise
+    incident_copy.store_incident(incident.project, current, outside=False)
+
+
+def incident_delete(
+    *, actor: User, incident: PhareIncident, submission_key: uuid.UUID
+) -> IncidentAttempt:
+    """Delete the incident in Phare (project admins only), at most once per submission key."""
+    permissions.require(actor, incident.project, Capability.MANAGE)
+
+    def send(client: PhareClient) -> Answer:
+        client.delete_incident(incident.phare_id)
+        return Done(None, 204)
+
+    def look_up(client: PhareClient, attempt: IncidentAttempt) -> Answer | None:
+        try:
+            client.get_incident(incident.phare_id)
+        except PhareNotFound:
+            return Done(None, 404)
+        return None
+
+    write = Write(
+        kind=Kind.DELETE,
+        body={},
+        send=send,
+        look_up=look_up,
+        incident_id=incident.phare_id,
+        incident_title=incident.title,
+        on_done=lambda attempt, answer: incident_copy.mark_deleted(incident),
+    )
+    return write_once(
+        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    )
+
+
+EDITABLE = (
+    "impact",
+    "title",
+    "description",
+    "exclude_from_downtime",
+    "incident_at",
+    "recovery_at",
+    "monitors",
+)
+
+
+def incident_edit(
+    *,
+    actor: User,
+    incident: PhareIncident,
+    values: dict[str, Any],
+    base: dict[str, Any],
+    submission_key: uuid.UUID,
+) -> IncidentAttempt:
+    """Change the incident's fields, sending only those that differ from `base` (the values
+    the form was rendered with), at most once per submission key.
+
+    A new key reads the incident first: if a field changed in Phare since `base` was read,
+    nothing is sent and EditConflict says what moved. Raises NothingToChange when no field
+    differs. After an unclear answer, the incident's fields say whether it was done."""
+    permissions.require(actor, incident.project, Capability.RESPOND)
+    changes = {name: values[name] for name in EDITABLE if not same_value(values[name], base[name])}
+    if not changes:
+        raise NothingToChange()
+    if not IncidentAttempt.objects.filter(submission_key=submission_key).exists():
+        current = PhareClient(incident.project).get_incident(incident.phare_id)
+        moved = [
+            incident_copy.Change(name, base[name], getattr(current, name))
+            for name in EDITABLE
+            if not same_value(base[name], getattr(current, name))
+        ]
+        if moved:
+            incident_copy.store_incident(incident.project, current)
+            raise EditConflict(current, moved)
+    body = incident_edit_body(changes)
+
+    def send(client: PhareClient) -> Answer:
+        return client.edit_incident(incident.phare_id, body)
+
+    def look_up(client: PhareClient, attempt: IncidentAttempt) -> Answer | None:
+        current = client.get_incident(incident.phare_id)
+        applied = all(
+            same_value(_from_json(name, value), getattr(current, name))
+            for name, value in attempt.payload.items()
+        )
+        return current if applied else None
+
+    def on_done(attempt: IncidentAttempt, answer: Answer) -> None:
+        if isinstance(answer, Incident):
+            incident_copy.store_incident(incident.project, answer, outside=False)
+
+    write = Write(
+        kind=Kind.EDIT,
+        body=body,
+        send=send,
+        look_up=look_up,
+        incident_id=incident.phare_id,
+        incident_title=incident.title,
+        on_done=on_done,
+    )
+    return write_once(
+        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    )
+
+
+def _from_json(name: str, value: Any) -> Any:
+    if name in ("incident_at", "recovery_at") and isinstance(value, str):
+        return parse_datetime(value)
+    return value

@@ -1,6 +1,9 @@
 import json
+from datetime import UTC, datetime
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -9,3 +12,43 @@ register = template.Library()
 def pretty_json(value) -> str:
     """JSON as Phare saw it (not Python's repr); autoescaped by the template."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+@register.simple_tag
+def moment(value: datetime | None) -> str:
+    """A time in the viewer's zone, its zone named, UTC on hover: one way on every page."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    utc = value.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        utc.isoformat().replace("+00:00", "Z"),
+        utc.strftime("%Y-%m-%d %H:%M UTC"),
+        local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or ""),
+    )
+
+
+@register.filter
+def lasted(incident) -> str:
+    """How long the incident has lasted (ongoing) or lasted (recovered): "2 h 5 min"."""
+    end = incident.recovery_at or timezone.now()
+    seconds = max(0, int((end - incident.started_at).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else "under a minute"
+
+
+@register.filter
+def seconds_ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    seconds = max(0, int((timezone.now() - value).total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    return f"{seconds // 60} min ago"

@@ -1,17 +1,44 @@
-"""Incidents of a project: declaring one (and the no-JavaScript form reload)."""
+"""Incidents of a project: declaring one, the list, one incident and what responders do to it
+(post an update, edit, mark recovered, delete). Pages read the console's copy of Phare's
+incidents; every write goes through a service that sends it at most once."""
 
-from django.http import HttpResponse
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
-from incidents import services
+from incidents import incident_search, permissions, selectors, services
+from incidents.exceptions import EditConflict, NothingToChange, ReconciliationFailed
 from incidents.forms import IncidentForm
-from incidents.models import IncidentAttempt, PhareProject
+from incidents.incident_forms import (
+    IncidentDeleteForm,
+    IncidentEditForm,
+    IncidentRecoverForm,
+    IncidentUpdateForm,
+)
+from incidents.models import AuditEntry, Impact, IncidentAttempt, PhareIncident, PhareProject
 from incidents.permissions import Capability
-from incidents.phare import PhareError, PhareValidationError
-from incidents.views._shared import HtmxHttpRequest, project_for_request, query_text, status_for
+from incidents.phare import (
+    IncidentUpdatePayload,
+    PhareError,
+    PhareNotFound,
+    PhareOutcomeUnknown,
+    PhareValidationError,
+)
+from incidents.services import incident_copy
+from incidents.views._shared import (
+    MAX_ID,
+    HtmxHttpRequest,
+    project_for_request,
+    query_text,
+    status_for,
+)
 from incidents.views.projects import FORM, render_project_detail
 
 # The create form's id in FORM; htmx sends it as HX-Trigger.
@@ -92,9 +119,396 @@ def _created_response(
     # Only what changed: the result, the next submission key and the new recent row. The
     # script clears the form the person typed into (console.js, "incident-created"), so the
     # panel and its monitor list are not rendered again.
-    context = {"created": attempt, "add_recent_row": first_time, "form": next_form}
+    context = {
+        "created": attempt,
+        "add_recent_row": first_time,
+        "form": next_form,
+        "project": project,
+    }
     response = render(request, f"{FORM}#created_response", context)
     retarget(response, "#created-slot")
     reswap(response, "innerHTML")
     trigger_client_event(response, "incident-created", after="swap")
     return response
+
+
+LIST = "incidents/incident_list.html"
+DETAIL = "incidents/incident_detail.html"
+GONE = "This incident no longer exists in Phare: it has been deleted there."
+
+
+@require_http_methods(["GET", "POST"])
+def incident_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The project's incidents, from the console's copy (the list refreshes it when due)."""
+    if request.method == "POST":
+        # Forms rendered before the list existed post the create here.
+        return incident_create(request, slug)
+    project = project_for_request(request, slug)
+    incident_copy.incident_list_refresh_if_stale(project)
+    filters = incident_search.IncidentFilters.from_query(request.GET)
+    page = incident_search.page_of(
+        project,
+        filters,
+        before=incident_search.Cursor.decode(request.GET.get("before", "")),
+        after=incident_search.Cursor.decode(request.GET.get("after", "")),
+    )
+    context = {
+        "project": project,
+        "page": page,
+        "filters": filters,
+        "filter_query": filters.as_query(),
+        "impacts": Impact.choices,
+        "monitors": project.monitors.order_by("name").only("phare_id", "name"),
+        "poll_seconds": settings.INCIDENT_POLL_SECONDS,
+    }
+    if request.htmx:
+        return render(request, f"{LIST}#incident_results", context)
+    return render(request, LIST, context)
+
+
+@require_POST
+def incident_list_refresh_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Refresh: read every page of Phare's list now, in the background."""
+    project = project_for_request(request, slug)
+    incident_copy.incident_list_refresh_start(actor=request.user, project=project)
+    project.refresh_from_db()
+    if request.htmx:
+        return render(request, f"{LIST}#list_freshness", {"project": project})
+    return redirect("incidents:incident_list", slug=project.slug)
+
+
+def incident_for_request(
+    request: HtmxHttpRequest, slug: str, incident_id: int, capability: Capability
+) -> PhareIncident:
+    """The incident, if the user may do `capability` in its project (404/403 as for projects).
+    One not in the copy yet (made in Phare, not listed yet) is read from Phare once."""
+    project = project_for_request(request, slug, capability)
+    if incident_id > MAX_ID:
+        raise Http404("No such incident.")
+    incident = (
+        PhareIncident.objects.select_related("project")
+        .filter(project=project, phare_id=incident_id)
+        .first()
+    )
+    if incident is None:
+        try:
+            incident = incident_copy.incident_refresh(project, incident_id)
+        except PhareError:
+            incident = None
+    if incident is None:
+        raise Http404("No such incident.")
+    return incident
+
+
+def render_incident_detail(
+    request: HtmxHttpRequest,
+    incident: PhareIncident,
+    *,
+    part: str = "",
+    status: int = 200,
+    update_form: IncidentUpdateForm | None = None,
+    edit_form: IncidentEditForm | None = None,
+    recover_form: IncidentRecoverForm | None = None,
+    delete_form: IncidentDeleteForm | None = None,
+    banner: str = "",
+    notice: str = "",
+    conflict: list | None = None,
+    open_panel: str = "",
+    search: str = "",
+) -> HttpResponse:
+    """The incident's page, or one part of it (`part`, a partial of DETAIL) for HTMX."""
+    user, project = request.user, incident.project
+    can_respond = permissions.can(user, project, Capability.RESPOND)
+    updates = list(incident.updates.select_related("posted_by"))
+    context: dict[str, Any] = {
+        "project": project,
+        "incident": incident,
+        "updates": updates,
+        "monitors": _monitors_of(incident),
+        "declared_by": incident_search.declared_by(project, [incident.phare_id]).get(
+            incident.phare_id, ""
+        ),
+        "audit_entries": AuditEntry.objects.filter(
+            project=project, phare_incident_id=incident.phare_id
+        ).order_by("-created_at", "-id")[:50],
+        "can_respond": can_respond,
+        "can_manage": permissions.can(user, project, Capability.MANAGE),
+        "banner": banner,
+        "notice": notice,
+        "conflict": conflict,
+        "open_panel": open_panel,
+        "poll_seconds": settings.INCIDENT_POLL_SECONDS,
+    }
+    if can_respond and not incident.deleted_in_phare_at:
+        latest_state = updates[0].state if updates else incident.state
+        edit_form = edit_form or IncidentEditForm.for_incident(incident)
+        selected = edit_form.selected_monitors()
+        results, match_count = selectors.monitor_search(
+            project, search, exclude_ids=[monitor.phare_id for monitor in selected]
+        )
+        context.update(
+            update_form=update_form or IncidentUpdateForm(latest_state=latest_state),
+            form=edit_form,
+            selected_monitors=selected,
+            monitor_results=results,
+            match_count=match_count,
+            search=search,
+            recover_form=recover_form or IncidentRecoverForm(),
+        )
+    if context["can_manage"]:
+        context["delete_form"] = delete_form or IncidentDeleteForm(incident=incident)
+    if part and request.htmx:
+        return render(request, f"{DETAIL}#{part}", context, status=status)
+    return render(request, DETAIL, context, status=status)
+
+
+def _monitors_of(incident: PhareIncident) -> list[dict[str, Any]]:
+    known = {
+        m.phare_id: m for m in incident.project.monitors.filter(phare_id__in=incident.monitors)
+    }
+    return [
+        {"id": monitor_id, "monitor": known.get(monitor_id)} for monitor_id in incident.monitors
+    ]
+
+
+@require_GET
+def incident_detail(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
+    incident = incident_for_request(request, slug, incident_id, Capability.VIEW)
+    incident_copy.incident_refresh_if_stale(incident)
+    part = "incident_live" if request.GET.get("live") else ""
+    return render_incident_detail(request, incident, part=part)
+
+
+def _write_failed(
+    request: HtmxHttpRequest, incident: PhareIncident, error: PhareError, **render_args: Any
+) -> HttpResponse:
+    """A write Phare refused or did not clearly answer: the part again, with what was typed."""
+    if isinstance(error, PhareNotFound):
+        incident_copy.mark_deleted(incident)
+        return render_incident_detail(request, incident, banner=GONE, status=409, **render_args)
+    banner = error.message
+    if isinstance(error, PhareOutcomeUnknown | ReconciliationFailed):
+        banner += (
+            " Press the button again: the console looks in Phare first and sends only if needed."
+        )
+    return render_incident_detail(
+        request, incident, banner=banner, status=status_for(error), **render_args
+    )
+
+
+@require_POST
+def incident_update_create(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
+    incident = incident_for_request(request, slug, incident_id, Capability.RESPOND)
+    form = IncidentUpdateForm(request.POST)
+    part = "incident_update_panel"
+    if not form.is_valid():
+        return render_incident_detail(request, incident, part=part, update_form=form, status=422)
+    try:
+        services.incident_update_create(
+            actor=request.user,
+            incident=incident,
+            payload=form.to_payload(),
+            submission_key=form.cleaned_data["submission_key"],
+        )
+    except PhareValidationError as error:
+        add_phare_errors(form, error)
+        return render_incident_detail(request, incident, part=part, update_form=form, status=422)
+    except services.SubmissionAlreadyHandled as already:
+        if already.attempt.state != IncidentAttempt.State.DONE:
+            return render_incident_detail(
+                request, incident, part=part, update_form=form, banner=already.message, status=409
+            )
+    except PhareError as error:
+        return _write_failed(request, incident, error, part=part, update_form=form)
+    if not request.htmx:
+        return redirect(incident.get_absolute_url())
+    incident.refresh_from_db()
+    return render_incident_detail(request, incident, part=part, notice="Update posted.")
+
+
+@require_POST
+def incident_edit(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
+    incident = incident_for_request(request, slug, incident_id, Capability.RESPOND)
+    form = IncidentEditForm(request.POST, project=incident.project)
+    part, panel = "incident_edit_panel", "edit"
+    if not request.htmx and "save" not in request.POST:
+        # Without JavaScript the monitor search and refresh post the whole form: keep what was
+        # typed, apply the search, send nothing to Phare.
+        if "refresh_monitors" in request.POST:
+            services.monitor_sync_start(actor=request.user, project=incident.project)
+        kept = IncidentEditForm.keeping_values(request.POST, project=incident.project)
+        return render_incident_detail(
+            request,
+            incident,
+            edit_form=kept,
+            search=query_text(request.POST.get("q", "")),
+            open_panel=panel,
+        )
+    if not form.is_valid():
+        return render_incident_detail(
+            request, incident, part=part, edit_form=form, status=422, open_panel=panel
+        )
+    try:
+        services.incident_edit(
+            actor=request.user,
+            incident=incident,
+            values=form.changed_values(),
+            base=form.cleaned_data["base"],
+            submission_key=form.cleaned_data["submission_key"],
+        )
+    except NothingToChange:
+        form.add_error(None, "Nothing changed: every field is as it is in Phare.")
+        return render_incident_detail(
+            request, incident, part=part, edit_form=form, status=422, open_panel=panel
+        )
+    except EditConflict as conflict:
+        incident.refresh_from_db()
+        on_top = IncidentEditForm.on_top_of(conflict.current, form)
+        return render_incident_detail(
+            request,
+            incident,
+            part=part,
+            edit_form=on_top,
+            conflict=conflict.changes,
+            status=409,
+            open_panel=panel,
+        )
+    except PhareValidationError as error:
+        form.add_phare_errors(error.field_errors, error.message)
+        form.renew_submission_key()
+        return render_incident_detail(
+            request, incident, part=part, edit_form=form, status=422, open_panel=panel
+        )
+    except services.SubmissionAlreadyHandled as already:
+        if already.attempt.state != IncidentAttempt.State.DONE:
+            return render_incident_detail(
+                request,
+                incident,
+                part=part,
+                edit_form=form,
+                banner=already.message,
+                status=409,
+                open_panel=panel,
+            )
+    except PhareError as error:
+        return _write_failed(request, incident, error, part=part, edit_form=form, open_panel=panel)
+    if not request.htmx:
+        return redirect(incident.get_absolute_url())
+    incident.refresh_from_db()
+    response = render_incident_detail(request, incident, part=part, notice="Changes saved.")
+    trigger_client_event(response, "incident-changed")
+    return response
+
+
+@require_POST
+def incident_recover(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
+    incident = incident_for_request(request, slug, incident_id, Capability.RESPOND)
+    form = IncidentRecoverForm(request.POST)
+    part, panel = "incident_recover_panel", "recover"
+    if not form.is_valid():
+        return render_incident_detail(
+            request, incident, part=part, recover_form=form, status=422, open_panel=panel
+        )
+    try:
+        if message := form.cleaned_data["message"].strip():
+            _post_resolved_update(request, incident, message, form)
+        services.incident_recover(
+            actor=request.user,
+            incident=incident,
+            submission_key=form.cleaned_data["submission_key"],
+        )
+    except PhareValidationError as error:
+        form.add_error(None, error.message)
+        for texts in error.field_errors.values():
+            for text in texts:
+                form.add_error(None, text)
+        return render_incident_detail(
+            request, incident, part=part, recover_form=form, status=422, open_panel=panel
+        )
+    except services.SubmissionAlreadyHandled as already:
+        if already.attempt.state != IncidentAttempt.State.DONE:
+            return render_incident_detail(
+                request,
+                incident,
+                part=part,
+                recover_form=form,
+                banner=already.message,
+                status=409,
+                open_panel=panel,
+            )
+    except PhareError as error:
+        return _write_failed(
+            request, incident, error, part=part, recover_form=form, open_panel=panel
+        )
+    if not request.htmx:
+        return redirect(incident.get_absolute_url())
+    incident.refresh_from_db()
+    response = render_incident_detail(request, incident, part=part, notice="Marked recovered.")
+    trigger_client_event(response, "incident-changed")
+    return response
+
+
+def _post_resolved_update(
+    request: HtmxHttpRequest, incident: PhareIncident, message: str, form: IncidentRecoverForm
+) -> None:
+    """The optional "Resolved" update, posted before the recovery, under its own key (pressing
+    again after a failed recovery does not post it twice)."""
+    try:
+        services.incident_update_create(
+            actor=request.user,
+            incident=incident,
+            payload=IncidentUpdatePayload(state="resolved", content=message),
+            submission_key=form.cleaned_data["update_submission_key"],
+        )
+    except services.SubmissionAlreadyHandled as already:
+        if already.attempt.state != IncidentAttempt.State.DONE:
+            raise
+
+
+@require_POST
+def incident_delete(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
+    incident = incident_for_request(request, slug, incident_id, Capability.MANAGE)
+    form = IncidentDeleteForm(request.POST, incident=incident)
+    part, panel = "incident_delete_panel", "delete"
+    if not form.is_valid():
+        return render_incident_detail(
+            request, incident, part=part, delete_form=form, status=422, open_panel=panel
+        )
+    try:
+        services.incident_delete(
+            actor=request.user,
+            incident=incident,
+            submission_key=form.cleaned_data["submission_key"],
+        )
+    except services.SubmissionAlreadyHandled as already:
+        if already.attempt.state != IncidentAttempt.State.DONE:
+            return render_incident_detail(
+                request,
+                incident,
+                part=part,
+                delete_form=form,
+                banner=already.message,
+                status=409,
+                open_panel=panel,
+            )
+    except PhareError as error:
+        if not isinstance(error, PhareNotFound):
+            return _write_failed(
+                request, incident, error, part=part, delete_form=form, open_panel=panel
+            )
+        incident_copy.mark_deleted(incident)
+    messages.success(request, f"Incident {incident.slug or incident.phare_id} deleted in Phare.")
+    url = reverse("incidents:incident_list", kwargs={"slug": incident.project.slug})
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def add_phare_errors(form: IncidentUpdateForm, error: PhareValidationError) -> None:
+    """Phare's 422 under the field it names; the rest above the form."""
+    if not error.field_errors:
+        form.add_error(None, error.message)
+    for key, texts in error.field_errors.items():
+        name = key.partition(".")[0]
+        for text in texts:
+            form.add_error(name if name in ("state", "content", "published_at") else None, text)

@@ -8,7 +8,10 @@
     var zone;
     try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
     if (!zone) { return; }
-    root.querySelectorAll("input[name=timezone]").forEach(function (input) { input.value = zone; });
+    // Pages show times in this zone from the next request on (ViewerTimeZoneMiddleware).
+    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    // A form filled with times the server wrote in its zone keeps that zone.
+    root.querySelectorAll("input[name=timezone]:not([data-keep-timezone])").forEach(function (input) { input.value = zone; });
     root.querySelectorAll("#timezone-name").forEach(function (label) { label.textContent = zone; });
   }
 
@@ -86,7 +89,7 @@
     var form = target.closest && target.closest("form.incident-form");
     if (form && event.key === "Enter" && target.matches("input:not([type=checkbox][name=monitors]), select")) {
       event.preventDefault();
-      form.requestSubmit(form.querySelector("button.create-button"));
+      form.requestSubmit(form.querySelector("button.create-button") || undefined);
       return;
     }
     if (target.name !== "monitors" || !target.closest("#monitor-options")) { return; }
@@ -143,8 +146,14 @@
     }
   });
 
-  document.addEventListener("htmx:beforeRequest", function () {
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    // Parts that poll the console's copy wait while nobody can see them.
+    if (document.hidden && event.detail.elt.hasAttribute("data-poll")) { event.preventDefault(); return; }
     document.getElementById("page-banner").hidden = true;
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) { return; }
+    document.querySelectorAll("[data-poll]").forEach(function (part) { htmx.trigger(part, "poll-now"); });
   });
   document.addEventListener("htmx:responseError", function (event) {
     if (event.detail.xhr.status === 401) {

@@ -27,7 +27,9 @@ class Command(BaseCommand):
     def handle(self, *args, older_than, **options):
         cutoff = timezone.now() - timedelta(seconds=older_than)
         attempts = IncidentAttempt.objects.filter(
-            state=IncidentAttempt.State.UNKNOWN, updated_at__lte=cutoff
+            kind=IncidentAttempt.Kind.CREATE,
+            state=IncidentAttempt.State.UNKNOWN,
+            updated_at__lte=cutoff,
         ).select_related("project")
         failures = 0
         for attempt in attempts:

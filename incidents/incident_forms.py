@@ -1,0 +1,236 @@
+"""Forms of one incident's page: post an update, edit, mark recovered, delete."""
+
+import json
+import uuid
+import zoneinfo
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from incidents.forms import IncidentForm, WallClockDateTimeField
+from incidents.models import PhareIncident
+from incidents.phare import Incident, IncidentUpdatePayload, same_value
+
+UPDATE_STATES = [
+    ("investigating", "Investigating"),
+    ("identified", "Identified"),
+    ("monitoring", "Monitoring"),
+    ("resolved", "Resolved"),
+]
+EDITABLE = (
+    "impact",
+    "title",
+    "description",
+    "exclude_from_downtime",
+    "incident_at",
+    "recovery_at",
+    "monitors",
+)
+
+
+class _Keyed(forms.Form):
+    """A write: its submission key makes two clicks or two tabs one write."""
+
+    submission_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("submission_key", uuid.uuid4())
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise forms.ValidationError(
+            "Your browser reported an unknown time zone; times could not be read.",
+            code="invalid_timezone",
+        ) from None
+
+
+class IncidentUpdateForm(_Keyed):
+    timezone = forms.CharField(widget=forms.HiddenInput, required=False)
+    state = forms.ChoiceField(
+        label="State",
+        choices=UPDATE_STATES,
+        error_messages={"invalid_choice": "Choose one of the states."},
+    )
+    content = forms.CharField(
+        label="Message",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={
+            "required": "Write what is happening.",
+            "max_length": "Keep the message to 10,000 characters (it has %(show_value)d).",
+        },
+    )
+    published_at = WallClockDateTimeField(
+        label="Published at", required=False, help_text="Empty: now."
+    )
+
+    def __init__(self, *args: Any, latest_state: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            states = [value for value, _ in UPDATE_STATES]
+            self.initial.setdefault(
+                "state", latest_state if latest_state in states else "investigating"
+            )
+            self.initial.setdefault("timezone", timezone.get_current_timezone_name())
+
+    def clean_timezone(self) -> zoneinfo.ZoneInfo:
+        return _zone(self.cleaned_data["timezone"])
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        moment, zone = self.cleaned_data.get("published_at"), self.cleaned_data.get("timezone")
+        if moment is not None and moment.tzinfo is None and zone is not None:
+            self.cleaned_data["published_at"] = moment.replace(tzinfo=zone)
+        return self.cleaned_data
+
+    def to_payload(self) -> IncidentUpdatePayload:
+        data = self.cleaned_data
+        return IncidentUpdatePayload(
+            state=data["state"], content=data["content"], published_at=data["published_at"]
+        )
+
+
+class IncidentEditForm(IncidentForm):
+    """The create form, prefilled from the copy, with the values it was rendered with (`base`)
+    so that only what the person changed is sent and a change in Phare meanwhile is seen."""
+
+    base = forms.CharField(widget=forms.HiddenInput)
+
+    @classmethod
+    def for_incident(cls, incident: PhareIncident) -> "IncidentEditForm":
+        values = values_of(incident)
+        zone = timezone.get_current_timezone()
+        initial: dict[str, Any] = {
+            **values,
+            "base": encode_base(values),
+            "timezone": timezone.get_current_timezone_name(),
+        }
+        for name in ("incident_at", "recovery_at"):
+            if values[name] is not None:
+                initial[name] = values[name].astimezone(zone).replace(tzinfo=None)
+        return cls(initial=initial, project=incident.project)
+
+    @classmethod
+    def on_top_of(cls, current: Incident, mine: "IncidentEditForm") -> "IncidentEditForm":
+        """After an edit conflict: Phare's values now, except the fields the person changed
+        (against the values their form started from), which keep what they typed. Saving it
+        applies their changes on top of the change made in Phare."""
+        started_from, typed, now = (
+            mine.cleaned_data["base"],
+            mine.changed_values(),
+            values_of(current),
+        )
+        values = {
+            name: now[name] if same_value(typed[name], started_from[name]) else typed[name]
+            for name in EDITABLE
+        }
+        zone = mine.cleaned_data["timezone"]
+        initial: dict[str, Any] = {**values, "base": encode_base(now), "timezone": zone.key}
+        for name in ("incident_at", "recovery_at"):
+            if values[name] is not None:
+                initial[name] = values[name].astimezone(zone).replace(tzinfo=None)
+        return cls(initial=initial, project=mine.project)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["incident_at"].help_text = "When the incident started."
+        self.fields["recovery_at"].help_text = "When service recovered; empty: not yet."
+
+    def clean_base(self) -> dict[str, Any]:
+        try:
+            return decode_base(self.cleaned_data["base"])
+        except (ValueError, TypeError, KeyError):
+            raise forms.ValidationError(
+                "The form is damaged; reload the page.", code="invalid_base"
+            ) from None
+
+    def changed_values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {name: data[name] for name in EDITABLE}
+
+
+def values_of(incident: Any) -> dict[str, Any]:
+    """The editable fields of an incident (the copy, or Phare's Incident)."""
+    return {
+        "impact": incident.impact,
+        "title": incident.title,
+        "description": incident.description or "",
+        "exclude_from_downtime": incident.exclude_from_downtime,
+        "incident_at": incident.incident_at,
+        "recovery_at": incident.recovery_at,
+        "monitors": list(incident.monitors),
+    }
+
+
+def encode_base(values: dict[str, Any]) -> str:
+    return json.dumps(
+        {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()},
+        sort_keys=True,
+    )
+
+
+def decode_base(text: str) -> dict[str, Any]:
+    raw = json.loads(text)
+    if not isinstance(raw, dict):
+        raise ValueError("not an object")
+    base = {name: raw[name] for name in EDITABLE}
+    for name in ("incident_at", "recovery_at"):
+        if base[name] is not None:
+            moment = parse_datetime(str(base[name]))
+            if moment is None:
+                raise ValueError(name)
+            base[name] = moment
+    if not isinstance(base["monitors"], list):
+        raise ValueError("monitors")
+    return base
+
+
+class IncidentRecoverForm(_Keyed):
+    """Mark recovered, optionally with a Resolved update posted first (its own key)."""
+
+    update_submission_key = forms.UUIDField(widget=forms.HiddenInput)
+    message = forms.CharField(
+        label="Resolved update (optional)",
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Posted on the timeline as “Resolved” before the incident is marked recovered.",
+        error_messages={
+            "max_length": "Keep the message to 10,000 characters (it has %(show_value)d).",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("update_submission_key", uuid.uuid4())
+
+
+class IncidentDeleteForm(_Keyed):
+    confirm_title = forms.CharField(
+        label="Type the incident's title to confirm",
+        error_messages={"required": "Type the incident's title to confirm."},
+    )
+
+    def __init__(self, *args: Any, incident: PhareIncident, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+        self.fields["confirm_title"].widget.attrs.update(autocomplete="off")
+
+    def clean_confirm_title(self) -> str:
+        typed = self.cleaned_data["confirm_title"]
+        if typed.strip() != self.incident.title.strip():
+            raise forms.ValidationError(
+                "That is not the incident's title; nothing was deleted.", code="mismatch"
+            )
+        return typed

@@ -1,0 +1,414 @@
+"""The console's copy of each project's Phare incidents and of the timelines people look at.
+
+Pages read the copy and never call Phare per viewer: with the whole team watching a major
+incident, Phare's 100 calls a minute per organization must still cover everything. The copy is
+refreshed in the background, by one process at a time per project or incident (a lease in the
+database, shared by every app server):
+- an incident and its timeline at most every INCIDENT_DETAIL_REFRESH_SECONDS while its page is
+  open (the page's polling asks for it), and at once after a write through the console;
+- the list's first page, and the ongoing incidents it did not show, at most every
+  INCIDENT_REFRESH_SECONDS while someone looks at the list; every page of the list at most every
+  INCIDENT_FULL_READ_SECONDS (Phare documents no order and no total, so a complete read costs
+  one call per 100 incidents), and on Refresh.
+
+A refresh that finds an incident changed outside the console marks it and writes one
+`incident.changed_outside` audit entry with the before and after.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from incidents import audit_chain, permissions
+from incidents.models import (
+    AuditEntry,
+    Impact,
+    IncidentAttempt,
+    PhareIncident,
+    PhareIncidentUpdate,
+    PhareProject,
+)
+from incidents.permissions import Capability, User
+from incidents.phare import (
+    Incident,
+    IncidentUpdate,
+    PhareClient,
+    PhareError,
+    PhareNotFound,
+)
+from incidents.services import background
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)  # longer than any refresh: one page waits 10 s at most
+ONGOING_CHECKS_PER_REFRESH = 10  # ongoing incidents not on the first page, read one by one
+FULL_READ_MAX_PAGES = 200
+# What "changed in Phare" compares; the timeline's state is followed through its updates.
+TRACKED_FIELDS = (
+    "title",
+    "impact",
+    "status",
+    "incident_at",
+    "recovery_at",
+    "monitors",
+    "description",
+    "exclude_from_downtime",
+)
+OUTSIDE_ACTOR = "Phare"
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+
+    @property
+    def label(self) -> str:
+        return self.field.replace("_", " ").capitalize()
+
+    @property
+    def before_text(self) -> str:
+        return _shown(self.field, self.before)
+
+    @property
+    def after_text(self) -> str:
+        return _shown(self.field, self.after)
+
+
+# -- storing what Phare said ------------------------------------------------------------------
+
+
+def store_incident(
+    project: PhareProject, incident: Incident, *, outside: bool = True
+) -> PhareIncident:
+    """Put `incident` as Phare described it into the copy. With `outside`, a difference from
+    the copy is a change made outside the console: marked and audited. A write through the
+    console stores its own answer with `outside=False`."""
+    now = timezone.now()
+    with transaction.atomic():
+        copy = (
+            PhareIncident.objects.select_for_update()
+            .filter(project=project, phare_id=incident.id)
+            .first()
+        )
+        is_new = copy is None
+        if copy is None:
+            copy = PhareIncident(project=project, phare_id=incident.id)
+        changes = [] if is_new else _changes(copy, incident)
+        _fill(copy, incident, now)
+        if changes and outside:
+            copy.changed_outside_at = now
+            copy.changed_outside_summary = describe(changes)
+            _audit_outside_change(copy, changes)
+        copy.save()
+    return copy
+
+
+def store_timeline(
+    copy: PhareIncident,
+    updates: Iterable[IncidentUpdate],
+    *,
+    posted_by: dict[int, Any] | None = None,
+    outside: bool = True,
+) -> None:
+    """Replace the copy of `copy`'s timeline with Phare's. An update the copy did not have,
+    on a timeline read before, was posted outside the console (unless `outside` is off)."""
+    now = timezone.now()
+    posted_by = posted_by or {}
+    with transaction.atomic():
+        known = set(copy.updates.values_list("phare_id", flat=True))
+        first_read = copy.timeline_read_at is None
+        seen: list[int] = []
+        new_outside: list[IncidentUpdate] = []
+        for update in updates:
+            seen.append(update.id)
+            defaults = {
+                "state": update.state[:20],
+                "content": update.content,
+                "published_at": update.published_at or update.created_at,
+                "phare_created_at": update.created_at,
+                "creator_type": update.creator_type[:20],
+                "creator_label": update.creator_label[:255],
+            }
+            if update.id in posted_by:
+                defaults["posted_by"] = posted_by[update.id]
+            PhareIncidentUpdate.objects.update_or_create(
+                incident=copy, phare_id=update.id, defaults=defaults
+            )
+            if update.id not in known and not first_read and update.id not in posted_by:
+                new_outside.append(update)
+        copy.updates.exclude(phare_id__in=seen).delete()
+        copy.timeline_read_at = now
+        fields = ["timeline_read_at"]
+        if new_outside and outside:
+            changes = [
+                Change("update", None, f"{u.state.title()}: “{_clip(u.content)}”")
+                for u in new_outside
+            ]
+            copy.changed_outside_at = now
+            copy.changed_outside_summary = describe(changes)
+            fields += ["changed_outside_at", "changed_outside_summary"]
+            _audit_outside_change(copy, changes)
+        copy.save(update_fields=fields)
+
+
+def store_posted_update(copy: PhareIncident, update: IncidentUpdate, *, actor: User) -> None:
+    """The update the console just posted, at the top of the timeline before any refresh."""
+    PhareIncidentUpdate.objects.update_or_create(
+        incident=copy,
+        phare_id=update.id,
+        defaults={
+            "state": update.state[:20],
+            "content": update.content,
+            "published_at": update.published_at or update.created_at or timezone.now(),
+            "phare_created_at": update.created_at,
+            "creator_type": update.creator_type[:20],
+            "creator_label": update.creator_label[:255],
+            "posted_by": permissions.recorded_actor(actor),
+        },
+    )
+
+
+def mark_deleted(copy: PhareIncident) -> None:
+    copy.deleted_in_phare_at = timezone.now()
+    copy.save(update_fields=["deleted_in_phare_at"])
+
+
+def _fill(copy: PhareIncident, incident: Incident, now: datetime) -> None:
+    copy.slug = incident.slug[:100]
+    copy.type = incident.type[:20]
+    copy.title = incident.title[:250]
+    copy.impact = incident.impact[:30]
+    copy.status = incident.status[:20]
+    copy.state = incident.state[:20]
+    copy.description = incident.description
+    copy.exclude_from_downtime = incident.exclude_from_downtime
+    copy.monitors = list(incident.monitors)
+    copy.incident_at = incident.incident_at
+    copy.recovery_at = incident.recovery_at
+    copy.phare_created_at = incident.created_at
+    copy.phare_updated_at = incident.updated_at
+    copy.read_at = now
+    copy.deleted_in_phare_at = None
+    copy.fill_derived_fields()
+
+
+def _changes(copy: PhareIncident, incident: Incident) -> list[Change]:
+    changes = []
+    for name in TRACKED_FIELDS:
+        before, after = getattr(copy, name), getattr(incident, name)
+        if name == "monitors":
+            before, after = sorted(before or []), sorted(after or [])
+        if name == "description":
+            before, after = before or "", after or ""
+        if before != after:
+            changes.append(Change(name, before, after))
+    return changes
+
+
+def describe(changes: list[Change]) -> str:
+    """For people: "impact Partial outage → Major outage; title “A” → “B”"."""
+    return "; ".join(_describe_one(change) for change in changes)
+
+
+def _describe_one(change: Change) -> str:
+    if change.field == "update":
+        return f"new update {change.after}"
+    label = change.field.replace("_", " ")
+    return f"{label} {_shown(change.field, change.before)} → {_shown(change.field, change.after)}"
+
+
+def _shown(field: str, value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "none"
+    if field == "impact":
+        return Impact(value).label.lower() if value in Impact.values else str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, list):
+        return ", ".join(f"#{item}" for item in value)
+    if field in ("title", "description"):
+        return f"“{_clip(str(value))}”"
+    return str(value)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _audit_outside_change(copy: PhareIncident, changes: list[Change]) -> None:
+    audit_chain.append(
+        AuditEntry(
+            actor=None,
+            actor_username=OUTSIDE_ACTOR,
+            project=copy.project,
+            action=AuditEntry.Action.INCIDENT_CHANGED_OUTSIDE,
+            outcome=AuditEntry.Outcome.RECORDED,
+            title=copy.title[:250],
+            payload={
+                "before": {c.field: _json_value(c.before) for c in changes},
+                "after": {c.field: _json_value(c.after) for c in changes},
+            },
+            phare_incident_id=copy.phare_id,
+            phare_incident_slug=copy.slug,
+        )
+    )
+
+
+# -- refreshing the copy ------------------------------------------------------------------
+
+
+def _claim(rows: QuerySet, field: str) -> datetime | None:
+    """A lease on `field` of the rows: the time it ends, or None when another holds it."""
+    now = timezone.now()
+    until = now + LEASE
+    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
+    return until if rows.filter(free).update(**{field: until}) else None
+
+
+def _release(rows: QuerySet, field: str, until: datetime) -> None:
+    rows.filter(**{field: until}).update(**{field: None})
+
+
+def incident_refresh(project: PhareProject, phare_id: int) -> PhareIncident | None:
+    """Read one incident and its timeline from Phare into the copy, now (raises PhareError).
+    None when Phare no longer has it (the copy, if any, is marked deleted)."""
+    client = PhareClient(project)
+    try:
+        incident = client.get_incident(phare_id)
+    except PhareNotFound:
+        copy = PhareIncident.objects.filter(project=project, phare_id=phare_id).first()
+        if copy is not None:
+            mark_deleted(copy)
+        return None
+    copy = store_incident(project, incident)
+    store_timeline(copy, client.list_incident_updates(phare_id), posted_by=_posted_by(copy))
+    return copy
+
+
+def _posted_by(copy: PhareIncident) -> dict[int, Any]:
+    """Updates of this incident posted through the console, by Phare id: who pressed Post."""
+    known = copy.updates.filter(posted_by__isnull=False).values_list("phare_id", "posted_by")
+    return dict(known)
+
+
+def incident_refresh_if_stale(copy: PhareIncident) -> bool:
+    """Refresh the incident in the background when its copy is older than
+    INCIDENT_DETAIL_REFRESH_SECONDS and nobody else is refreshing it; True when started."""
+    now = timezone.now()
+    fresh = timedelta(seconds=settings.INCIDENT_DETAIL_REFRESH_SECONDS)
+    if copy.timeline_read_at is not None and now - min(copy.read_at, copy.timeline_read_at) < fresh:
+        return False
+    rows = PhareIncident.objects.filter(pk=copy.pk)
+    until = _claim(rows, "lease_until")
+    if until is None:
+        return False
+    background.run_after_response(
+        f"incident-refresh-{copy.pk}", _refresh_holding_lease, copy.project_id, copy.phare_id, until
+    )
+    return True
+
+
+def _refresh_holding_lease(project_pk: int, phare_id: int, until: datetime) -> None:
+    project = PhareProject.objects.get(pk=project_pk)
+    try:
+        incident_refresh(project, phare_id)
+    except PhareError as error:
+        logger.info("incident %s of %s not refreshed: %s", phare_id, project.slug, error.message)
+    finally:
+        _release(
+            PhareIncident.objects.filter(project=project, phare_id=phare_id), "lease_until", until
+        )
+
+
+def incident_list_refresh_if_stale(project: PhareProject) -> bool:
+    """Refresh the project's list in the background when it is due; True when started."""
+    full = _due(project.incidents_read_at, settings.INCIDENT_FULL_READ_SECONDS)
+    first_page = _due(project.incidents_first_page_read_at, settings.INCIDENT_REFRESH_SECONDS)
+    if not (full or first_page):
+        return False
+    return _start_list_refresh(project, full=full)
+
+
+def incident_list_refresh_start(*, actor: User, project: PhareProject) -> bool:
+    """Refresh, pressed: every page of the list now, in the background; False when a refresh
+    is already running."""
+    permissions.require(actor, project, Capability.VIEW)
+    return _start_list_refresh(project, full=True)
+
+
+def _due(read_at: datetime | None, seconds: int) -> bool:
+    return read_at is None or timezone.now() - read_at >= timedelta(seconds=seconds)
+
+
+def _start_list_refresh(project: PhareProject, *, full: bool) -> bool:
+    rows = PhareProject.objects.filter(pk=project.pk)
+    until = _claim(rows, "incidents_lease_until")
+    if until is None:
+        return False
+    background.run_after_response(
+        f"incident-list-{project.pk}", _list_refresh_holding_lease, project.pk, until, full
+    )
+    return True
+
+
+def _list_refresh_holding_lease(project_pk: int, until: datetime, full: bool) -> None:
+    project = PhareProject.objects.get(pk=project_pk)
+    rows = PhareProject.objects.filter(pk=project_pk)
+    try:
+        incident_list_refresh(project, full=full)
+    except PhareError as error:
+        logger.info("incidents of %s not refreshed: %s", project.slug, error.message)
+        rows.update(incidents_refresh_error=error.message)
+    finally:
+        _release(rows, "incidents_lease_until", until)
+
+
+def incident_list_refresh(project: PhareProject, *, full: bool) -> int:
+    """Read the project's incidents into the copy, now: every page with `full`, else the
+    first page and the copy's ongoing incidents it did not show. Returns how many were read."""
+    client = PhareClient(project)
+    seen: set[int] = set()
+    page_number = 1
+    while True:
+        page = client.list_incidents_page(page_number)
+        for incident in page.items:
+            store_incident(project, incident)
+            seen.add(incident.id)
+        if not (full and page.has_next) or page_number >= FULL_READ_MAX_PAGES:
+            break
+        page_number += 1
+    now = timezone.now()
+    copies = PhareIncident.objects.filter(project=project, deleted_in_phare_at__isnull=True)
+    if full and not page.has_next:
+        # Every page was read: what the copy has beyond them is gone from Phare.
+        copies.exclude(phare_id__in=seen).update(deleted_in_phare_at=now)
+    else:
+        ongoing = copies.filter(status_rank=0).exclude(phare_id__in=seen).order_by("read_at")
+        for copy in ongoing[:ONGOING_CHECKS_PER_REFRESH]:
+            try:
+                store_incident(project, client.get_incident(copy.phare_id))
+            except PhareNotFound:
+                mark_deleted(copy)
+    fields: dict[str, Any] = {"incidents_first_page_read_at": now, "incidents_refresh_error": ""}
+    if full:
+        fields["incidents_read_at"] = now
+    PhareProject.objects.filter(pk=project.pk).update(**fields)
+    return len(seen)
+
+
+def store_created(attempt: IncidentAttempt, incident: Incident) -> None:
+    """The incident the console just created, into the copy (no call to Phare)."""
+    store_incident(attempt.project, incident, outside=False)
