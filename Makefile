@@ -10,7 +10,7 @@ SANDBOX_PORT ?= 8001
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench bench-load bench-audit bench-create-cost
+.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench bench-load bench-audit bench-create-cost bench-incidents bench-watchers
 
 $(VENV)/.installed-runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -94,3 +94,13 @@ bench-create-cost: $(VENV)/.installed-dev
 # Audit log with 1,000,000 entries on SQLite and PostgreSQL: pages, filters, export, verify.
 bench-audit: $(VENV)/.installed-dev
 	$(PY) bench/audit.py
+
+# The incident list and one incident's page with 2,000 incidents in the copy, SQLite and
+# PostgreSQL.
+bench-incidents: $(VENV)/.installed-dev
+	$(PY) bench/incident_list.py
+
+# 50 people with one incident's page open for 60 s, two posting updates: calls to Phare and
+# latencies (gunicorn, PostgreSQL, Redis, the sandbox with Phare's rate limit).
+bench-watchers: $(VENV)/.installed-dev
+	$(PY) bench/watchers.py

@@ -145,6 +145,8 @@ def page_of(
             )
         rows = list(incidents.order_by("status_rank", "-started_at", "-phare_id")[: size + 1])
         has_older, rows, has_newer = len(rows) > size, rows[:size], before is not None
+    for incident in rows:
+        incident.project = project  # for their addresses, without a query each
     names = monitor_names(project, {m for incident in rows for m in incident.monitors})
     declared = declared_by(project, [incident.phare_id for incident in rows])
     return IncidentPage(

@@ -445,4 +445,5 @@ class SandboxState:
                 "create_requests": list(self.create_requests),
                 "writes": list(self.writes),
                 "monitors": len(self.monitors),
+                "requests": len(self.request_log),
             }

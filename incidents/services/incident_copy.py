@@ -16,7 +16,7 @@ A refresh that finds an incident changed outside the console marks it and writes
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -116,13 +116,12 @@ def store_timeline(
     copy: PhareIncident,
     updates: Iterable[IncidentUpdate],
     *,
-    posted_by: dict[int, Any] | None = None,
+    console_posted: Collection[int] = (),
     outside: bool = True,
 ) -> None:
     """Replace the copy of `copy`'s timeline with Phare's. An update the copy did not have,
     on a timeline read before, was posted outside the console (unless `outside` is off)."""
     now = timezone.now()
-    posted_by = posted_by or {}
     with transaction.atomic():
         known = set(copy.updates.values_list("phare_id", flat=True))
         first_read = copy.timeline_read_at is None
@@ -138,12 +137,10 @@ def store_timeline(
                 "creator_type": update.creator_type[:20],
                 "creator_label": update.creator_label[:255],
             }
-            if update.id in posted_by:
-                defaults["posted_by"] = posted_by[update.id]
             PhareIncidentUpdate.objects.update_or_create(
                 incident=copy, phare_id=update.id, defaults=defaults
             )
-            if update.id not in known and not first_read and update.id not in posted_by:
+            if update.id not in known and not first_read and update.id not in console_posted:
                 new_outside.append(update)
         copy.updates.exclude(phare_id__in=seen).delete()
         copy.timeline_read_at = now
@@ -294,14 +291,15 @@ def incident_refresh(project: PhareProject, phare_id: int) -> PhareIncident | No
             mark_deleted(copy)
         return None
     copy = store_incident(project, incident)
-    store_timeline(copy, client.list_incident_updates(phare_id), posted_by=_posted_by(copy))
+    store_timeline(
+        copy, client.list_incident_updates(phare_id), console_posted=_console_posted(copy)
+    )
     return copy
 
 
-def _posted_by(copy: PhareIncident) -> dict[int, Any]:
-    """Updates of this incident posted through the console, by Phare id: who pressed Post."""
-    known = copy.updates.filter(posted_by__isnull=False).values_list("phare_id", "posted_by")
-    return dict(known)
+def _console_posted(copy: PhareIncident) -> set[int]:
+    """The Phare ids of this incident's updates posted through the console."""
+    return set(copy.updates.filter(posted_by__isnull=False).values_list("phare_id", flat=True))
 
 
 def incident_refresh_if_stale(copy: PhareIncident) -> bool:

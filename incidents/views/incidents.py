@@ -158,7 +158,7 @@ def incident_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "filters": filters,
         "filter_query": filters.as_query(),
         "impacts": Impact.choices,
-        "monitors": project.monitors.order_by("name").only("phare_id", "name"),
+        "monitors": project.monitors.order_by("name").values_list("phare_id", "name"),
         "poll_seconds": settings.INCIDENT_POLL_SECONDS,
     }
     if request.htmx:
@@ -323,7 +323,9 @@ def incident_update_create(request: HtmxHttpRequest, slug: str, incident_id: int
     if not request.htmx:
         return redirect(incident.get_absolute_url())
     incident.refresh_from_db()
-    return render_incident_detail(request, incident, part=part, notice="Update posted.")
+    response = render_incident_detail(request, incident, part=part, notice="Update posted.")
+    trigger_client_event(response, "incident-changed")  # the timeline is in the live part
+    return response
 
 
 @require_POST

@@ -470,6 +470,7 @@ def test_reset_restores_seed(sandbox: RunningSandbox, client: httpx.Client) -> N
         "create_requests": [],
         "writes": [],
         "monitors": 36,
+        "requests": 0,
     }
     assert client.get("/uptime/monitors/1").status_code == 200
     assert create(client).json()["id"] == 1
