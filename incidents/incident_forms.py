@@ -4,10 +4,11 @@ import json
 import uuid
 import zoneinfo
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -36,12 +37,23 @@ class _Keyed(forms.Form):
     """A write: its submission key makes two clicks or two tabs one write."""
 
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
+    # Several of these forms share the incident's page: each names its fields' ids apart.
+    id_prefix = "write"
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("label_suffix", "")
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("submission_key", uuid.uuid4())
+
+    def renew_submission_key(self, *names: str) -> None:
+        """After Phare refused the write (422), the next press is a new attempt: the same key
+        would only show the same refusal again without sending the corrected form."""
+        data = cast(QueryDict, self.data).copy()
+        for name in names or ("submission_key",):
+            data[name] = str(uuid.uuid4())
+        self.data = data
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
@@ -55,6 +67,7 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
 
 
 class IncidentUpdateForm(_Keyed):
+    id_prefix = "update"
     timezone = forms.CharField(widget=forms.HiddenInput, required=False)
     state = forms.ChoiceField(
         label="State",
@@ -154,6 +167,22 @@ class IncidentEditForm(IncidentForm):
                 "The form is damaged; reload the page.", code="invalid_base"
             ) from None
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        base = cleaned.get("base")
+        if isinstance(base, dict):
+            for name in ("incident_at", "recovery_at"):
+                typed, started_from = cleaned.get(name), base.get(name)
+                # The form shows times to the minute: a time left as shown is the base's own
+                # (seconds included), not a change that would move it to the minute.
+                if (
+                    typed is not None
+                    and started_from is not None
+                    and typed == started_from.replace(second=0, microsecond=0)
+                ):
+                    cleaned[name] = started_from
+        return cleaned
+
     def changed_values(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {name: data[name] for name in EDITABLE}
@@ -198,6 +227,8 @@ def decode_base(text: str) -> dict[str, Any]:
 class IncidentRecoverForm(_Keyed):
     """Mark recovered, optionally with a Resolved update posted first (its own key)."""
 
+    id_prefix = "recover"
+
     update_submission_key = forms.UUIDField(widget=forms.HiddenInput)
     message = forms.CharField(
         label="Resolved update (optional)",
@@ -217,6 +248,8 @@ class IncidentRecoverForm(_Keyed):
 
 
 class IncidentDeleteForm(_Keyed):
+    id_prefix = "delete"
+
     confirm_title = forms.CharField(
         label="Type the incident's title to confirm",
         error_messages={"required": "Type the incident's title to confirm."},

@@ -4,6 +4,7 @@ Fixtures live in tests/conftest.py; everything here is an ordinary function or c
 """
 
 import uuid
+from html.parser import HTMLParser
 
 from playwright.sync_api import Page, expect
 
@@ -63,11 +64,128 @@ def assert_strict_csp(response) -> None:
     assert "unsafe" not in policy
 
 
-def log_in(page: Page, live_server, alice) -> None:
-    """Log in through the browser as alice (the responder persona)."""
+def log_in(page: Page, live_server, user) -> None:
+    """Log in through the browser as a persona of tests/conftest.py (alice the responder,
+    carol the viewer, …): their password is "<username>-password-1"."""
+    username = user.get_username()
     page.goto(f"{live_server.url}/")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("alice-password-1")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(f"{username}-password-1")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+
+def pick_monitor(page: Page, query: str, name: str) -> None:
+    """Search the create (or edit) form's monitor picker for `query` and pick `name`."""
+    search = page.get_by_label("Monitors", exact=True)
+    search.fill(query)
+    option = page.locator("#monitor-options li", has_text=name)
+    option.get_by_role("checkbox").check()
+    expect(page.locator("#monitor-selection li", has_text=name)).to_be_visible()
+
+
+# -- incidents in the sandbox and in the console's copy ---------------------------------------
+
+# Who Phare names as the author of an update posted in its dashboard (the sandbox's control).
+DASHBOARD_USER = {"id": 7, "type": "user", "label": "Phare dashboard user"}
+
+
+def sandbox_incident(sandbox, **fields) -> dict:
+    """An incident made in Phare itself (not through the console): stored straight into the
+    sandbox's state, so nothing counts as a write the console sent."""
+    body = {"title": "Checkout slow", "impact": "partial_outage", "exclude_from_downtime": False}
+    return sandbox.state.create_incident(body | fields)
+
+
+def copied_incident(project, sandbox, **fields):
+    """An incident made in Phare and read into the console's copy (with its timeline), as the
+    list's refresh would."""
+    from incidents.services import incident_copy
+
+    made = sandbox_incident(sandbox, **fields)
+    return incident_copy.incident_refresh(project, made["id"])
+
+
+def writes_to(sandbox, route: str) -> list[dict]:
+    """The write requests of one route the sandbox received (each {"route", "id", "body"})."""
+    return [write for write in sandbox.state.summary()["writes"] if write["route"] == route]
+
+
+def updates_in_phare(sandbox, incident_id: int) -> list[dict]:
+    return [u for u in sandbox.state.incident_updates if u["incident_id"] == incident_id]
+
+
+def form_values(html: str, action: str) -> dict[str, list[str]]:
+    """What a browser would submit from the form posting to `action` (without its buttons):
+    hidden, text and date inputs, checked boxes, textareas and selected options."""
+    parser = _FormParser(action)
+    parser.feed(html)
+    if not parser.found:
+        raise AssertionError(f"No form posts to {action}")
+    return parser.values
+
+
+class _FormParser(HTMLParser):
+    def __init__(self, action: str):
+        super().__init__(convert_charrefs=True)
+        self.action = action
+        self.found = False
+        self.values: dict[str, list[str]] = {}
+        self._in_form = False
+        self._textarea: str | None = None
+        self._select: str | None = None
+        self._select_first: str | None = None
+        self._select_chosen = False
+
+    def _add(self, name: str, value: str) -> None:
+        self.values.setdefault(name, []).append(value)
+
+    def handle_starttag(self, tag, attrs):
+        attr = {key: value if value is not None else "" for key, value in attrs}
+        if tag == "form":
+            self._in_form = attr.get("action") == self.action
+            self.found = self.found or self._in_form
+            return
+        if not self._in_form or "name" not in attr:
+            if tag == "option" and self._select is not None:
+                self._option(attr)
+            return
+        name = attr["name"]
+        if tag == "input":
+            kind = attr.get("type", "text")
+            if kind in ("submit", "button", "image", "reset"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in attr:
+                return
+            self._add(name, attr.get("value", "on" if kind == "checkbox" else ""))
+        elif tag == "textarea":
+            self._textarea = name
+            self._add(name, "")
+        elif tag == "select":
+            self._select, self._select_first, self._select_chosen = name, None, False
+
+    def _option(self, attr) -> None:
+        value = attr.get("value", "")
+        if self._select_first is None:
+            self._select_first = value
+        if "selected" in attr and not self._select_chosen:
+            self._select_chosen = True
+            self._add(self._select or "", value)
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self.values[self._textarea][-1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._in_form = False
+        elif tag == "textarea" and self._textarea is not None:
+            # Browsers drop the newline that follows <textarea>, as Django renders it.
+            text = self.values[self._textarea][-1]
+            self.values[self._textarea][-1] = text[1:] if text.startswith("\n") else text
+            self._textarea = None
+        elif tag == "select" and self._select is not None:
+            if not self._select_chosen and self._select_first is not None:
+                self._add(self._select, self._select_first)
+            self._select = None

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from incidents import audit_chain, permissions
 from incidents.models import (
@@ -42,6 +43,7 @@ from incidents.phare import (
     PhareClient,
     PhareError,
     PhareNotFound,
+    same_value,
 )
 from incidents.services import background
 
@@ -103,6 +105,8 @@ def store_incident(
         if copy is None:
             copy = PhareIncident(project=project, phare_id=incident.id)
         changes = [] if is_new else _changes(copy, incident)
+        if changes and outside:
+            changes = _not_made_by_console(copy, changes)
         _fill(copy, incident, now)
         if changes and outside:
             copy.changed_outside_at = now
@@ -142,6 +146,8 @@ def store_timeline(
             )
             if update.id not in known and not first_read and update.id not in console_posted:
                 new_outside.append(update)
+        if new_outside and outside:
+            new_outside = _updates_not_posted_by_console(copy, new_outside)
         copy.updates.exclude(phare_id__in=seen).delete()
         copy.timeline_read_at = now
         fields = ["timeline_read_at"]
@@ -209,6 +215,53 @@ def _changes(copy: PhareIncident, incident: Incident) -> list[Change]:
         if before != after:
             changes.append(Change(name, before, after))
     return changes
+
+
+# The console's own writes whose answer has not come: still sending (Phare may have done it
+# already) or of unknown outcome (the connection broke). A refresh that sees what they sent
+# must not report it as made outside the console; the write settles it when pressed again.
+UNSETTLED = (IncidentAttempt.State.SENDING, IncidentAttempt.State.UNKNOWN)
+ANY_VALUE = object()
+
+
+def _unsettled_writes(copy: PhareIncident, *kinds: IncidentAttempt.Kind) -> QuerySet:
+    return IncidentAttempt.objects.filter(
+        project=copy.project, phare_incident_id=copy.phare_id, kind__in=kinds, state__in=UNSETTLED
+    ).order_by("created_at", "id")
+
+
+def _not_made_by_console(copy: PhareIncident, changes: list[Change]) -> list[Change]:
+    """The changes that no unsettled edit or recovery of the console's explains."""
+    expected: dict[str, Any] = {}
+    for attempt in _unsettled_writes(copy, IncidentAttempt.Kind.EDIT, IncidentAttempt.Kind.RECOVER):
+        if attempt.kind == IncidentAttempt.Kind.RECOVER:
+            expected.update(status="recovered", recovery_at=ANY_VALUE)
+            continue
+        for name, value in attempt.payload.items():
+            if name in ("incident_at", "recovery_at") and isinstance(value, str):
+                value = parse_datetime(value)
+            expected[name] = value
+        if "recovery_at" in attempt.payload:
+            expected["status"] = ANY_VALUE  # Phare ends or reopens the incident with it
+    return [
+        change
+        for change in changes
+        if change.field not in expected
+        or not (
+            expected[change.field] is ANY_VALUE or same_value(expected[change.field], change.after)
+        )
+    ]
+
+
+def _updates_not_posted_by_console(
+    copy: PhareIncident, updates: list[IncidentUpdate]
+) -> list[IncidentUpdate]:
+    """The updates that no unsettled post of the console's explains (same state and text)."""
+    sent = [
+        (attempt.payload.get("state"), str(attempt.payload.get("content", "")).strip())
+        for attempt in _unsettled_writes(copy, IncidentAttempt.Kind.UPDATE_CREATE)
+    ]
+    return [u for u in updates if (u.state, u.content.strip()) not in sent]
 
 
 def describe(changes: list[Change]) -> str:

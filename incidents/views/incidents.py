@@ -258,6 +258,8 @@ def render_incident_detail(
     if context["can_manage"]:
         context["delete_form"] = delete_form or IncidentDeleteForm(incident=incident)
     if part and request.htmx:
+        # The polled part brings the audit entries beside it up to date too.
+        context["audit_out_of_band"] = part == "incident_live"
         return render(request, f"{DETAIL}#{part}", context, status=status)
     return render(request, DETAIL, context, status=status)
 
@@ -312,6 +314,7 @@ def incident_update_create(request: HtmxHttpRequest, slug: str, incident_id: int
         )
     except PhareValidationError as error:
         add_phare_errors(form, error)
+        form.renew_submission_key()
         return render_incident_detail(request, incident, part=part, update_form=form, status=422)
     except services.SubmissionAlreadyHandled as already:
         if already.attempt.state != IncidentAttempt.State.DONE:
@@ -424,6 +427,7 @@ def incident_recover(request: HtmxHttpRequest, slug: str, incident_id: int) -> H
         for texts in error.field_errors.values():
             for text in texts:
                 form.add_error(None, text)
+        form.renew_submission_key()
         return render_incident_detail(
             request, incident, part=part, recover_form=form, status=422, open_panel=panel
         )
@@ -465,6 +469,11 @@ def _post_resolved_update(
     except services.SubmissionAlreadyHandled as already:
         if already.attempt.state != IncidentAttempt.State.DONE:
             raise
+    except PhareValidationError:
+        # Refused: the corrected message is a new update. (Only then: an update that was
+        # posted keeps its key, so pressing again after a failed recovery never reposts it.)
+        form.renew_submission_key("update_submission_key")
+        raise
 
 
 @require_POST
