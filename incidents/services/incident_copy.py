@@ -217,16 +217,20 @@ def _changes(copy: PhareIncident, incident: Incident) -> list[Change]:
     return changes
 
 
-# The console's own writes whose answer has not come: still sending (Phare may have done it
-# already) or of unknown outcome (the connection broke). A refresh that sees what they sent
-# must not report it as made outside the console; the write settles it when pressed again.
+# The console's own writes whose effect the copy may not show yet: still sending (Phare may
+# have done it already), of unknown outcome (the connection broke), or done since the copy last
+# read Phare (a recovery is read back after it is marked done). A refresh that sees what they
+# sent must not report it as made outside the console.
 UNSETTLED = (IncidentAttempt.State.SENDING, IncidentAttempt.State.UNKNOWN)
 ANY_VALUE = object()
 
 
 def _unsettled_writes(copy: PhareIncident, *kinds: IncidentAttempt.Kind) -> QuerySet:
+    not_in_copy = Q(state__in=UNSETTLED) | Q(
+        state=IncidentAttempt.State.DONE, finished_at__gte=copy.read_at
+    )
     return IncidentAttempt.objects.filter(
-        project=copy.project, phare_incident_id=copy.phare_id, kind__in=kinds, state__in=UNSETTLED
+        not_in_copy, project=copy.project, phare_incident_id=copy.phare_id, kind__in=kinds
     ).order_by("created_at", "id")
 
 

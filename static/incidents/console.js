@@ -8,8 +8,12 @@
     var zone;
     try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
     if (!zone) { return; }
-    // Pages show times in this zone from the next request on (ViewerTimeZoneMiddleware).
-    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    // Pages show times in this zone from the next request on (ViewerTimeZoneMiddleware, which
+    // reads the cookie as it is: IANA names such as "Europe/Paris" are plain cookie characters,
+    // and an encoded "Europe%2FParis" would name no zone).
+    if (/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) {
+      document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
     // A form filled with times the server wrote in its zone keeps that zone.
     root.querySelectorAll("input[name=timezone]:not([data-keep-timezone])").forEach(function (input) { input.value = zone; });
     root.querySelectorAll("#timezone-name").forEach(function (label) { label.textContent = zone; });

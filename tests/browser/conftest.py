@@ -41,8 +41,9 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
+def open_recorded_page(browser):
+    """A new context and its page, recording console errors and CSP violations in
+    `page.console_errors`; the caller closes the context."""
     context = browser.new_context(timezone_id="Europe/Paris", locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -67,5 +68,28 @@ def page(browser):
         "'CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI))"
     )
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    return context, page
+
+
+@pytest.fixture(autouse=True)
+def sandbox_at_full_speed(request):
+    """The sandbox lives for the whole session and its reset keeps `latency_ms`: a test that
+    slows it down must not slow down the tests after it."""
+    yield
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("running_sandbox").state.latency_ms = 0
+
+
+@pytest.fixture
+def page(browser):
+    context, page = open_recorded_page(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def other_page(browser):
+    """A second browser context (another person, or another tab's cookies), recorded alike."""
+    context, page = open_recorded_page(browser)
     yield page
     context.close()

@@ -5,17 +5,9 @@ from playwright.sync_api import Page, expect
 
 from incidents import selectors
 from incidents.models import IncidentAttempt
-from tests.helpers import log_in
+from tests.helpers import log_in, pick_monitor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def pick_monitor(page: Page, query: str, name: str) -> None:
-    search = page.get_by_label("Monitors", exact=True)
-    search.fill(query)
-    option = page.locator("#monitor-options li", has_text=name)
-    option.get_by_role("checkbox").check()
-    expect(page.locator("#monitor-selection li", has_text=name)).to_be_visible()
 
 
 def test_create_an_incident_then_see_phares_422_inline(
