@@ -370,6 +370,9 @@ class AuditEntry(models.Model):
         INCIDENT_CHANGED_OUTSIDE = "incident.changed_outside", "Changed in Phare"
         CREDENTIAL_SET = "credential.set", "Token set"
         CREDENTIAL_CLEARED = "credential.cleared", "Token cleared"
+        MEMBERSHIP_SET = "membership.set", "Member's role set"
+        MEMBERSHIP_REMOVED = "membership.removed", "Member removed"
+        PROJECT_CHANGED = "project.changed", "Project settings changed"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
