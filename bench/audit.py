@@ -36,6 +36,8 @@ from common import (  # noqa: E402
 COUNT = 1_000_000
 RUNS = 15
 DEEP = 900_000
+# Production settings refuse to start without the audit chain's key (any key will do here).
+AUDIT_CHAIN_KEY = "bench-audit-chain-key-not-for-production-0123"
 POSTGRES_URL = os.environ.get(
     "BENCH_AUDIT_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/phare_bench_audit"
 )
@@ -54,7 +56,7 @@ def median_ms(client, path: str, query: dict) -> float:
 
 
 def run_leg(database_url: str, count: int) -> dict:
-    setup_django(database_url, HTTPS="false")
+    setup_django(database_url, HTTPS="false", AUDIT_CHAIN_KEY=AUDIT_CHAIN_KEY)
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
@@ -116,7 +118,7 @@ def run_leg(database_url: str, count: int) -> dict:
 
 def run_export(database_url: str) -> dict:
     """In its own process, so the peak memory is the export's."""
-    setup_django(database_url, HTTPS="false")
+    setup_django(database_url, HTTPS="false", AUDIT_CHAIN_KEY=AUDIT_CHAIN_KEY)
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.urls import reverse

@@ -67,6 +67,7 @@ def setup_django(database_url: str, **overrides: str) -> None:
             "DEBUG": "false",
             "SECRET_KEY": "bench-secret-key",
             "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
+            "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
             "ALLOWED_HOSTS": "testserver",
             "REDIS_URL": "",
             "LOG_LEVEL": "WARNING",

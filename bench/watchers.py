@@ -60,6 +60,7 @@ def server_env() -> dict[str, str]:
         "HTTPS": "false",
         "SECRET_KEY": "bench-watchers-secret-key-bench-watchers-secret",
         "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
+        "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": POSTGRES_URL,
         "REDIS_URL": REDIS_URL,

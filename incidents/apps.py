@@ -6,6 +6,7 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Phare incidents"
 
     def ready(self) -> None:
-        from incidents import credentials
+        from incidents import audit_chain, credentials
 
         credentials.check_configuration()
+        audit_chain.check_configuration()

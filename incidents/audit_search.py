@@ -3,6 +3,7 @@ on created_at and id, newest first, never OFFSET), and the same filter streamed 
 Lines for export. Users only ever see entries of projects they may view."""
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -52,6 +53,9 @@ class Cursor:
 
 @dataclass(frozen=True)
 class AuditFilters:
+    """What the log is narrowed to. Every value is one the database can take: from_query
+    drops what it cannot use rather than failing later (or half-way through an export)."""
+
     project: str = ""
     actor: str = ""
     action: str = ""
@@ -71,7 +75,9 @@ class AuditFilters:
             action=text("action") if text("action") in AuditEntry.Action.values else "",
             outcome=text("outcome") if text("outcome") in AuditEntry.Outcome.values else "",
             since=_day(text("since")),
-            until=_day(text("until")),
+            # The last day Python can name has no next day to stop before, and it excludes
+            # nothing anyway.
+            until=_day(text("until"), last=LAST_DAY),
             text=text("q"),
         )
 
@@ -91,11 +97,18 @@ class AuditFilters:
         return query.urlencode()
 
 
-def _day(text: str) -> date | None:
+# SQLite and PostgreSQL store and compare every day Python can name (years 1 to 9999), but
+# the last one has no next day for `until` to stop before.
+LAST_DAY = date.max - timedelta(days=1)
+
+
+def _day(text: str, *, last: date = date.max) -> date | None:
+    """A day written YYYY-MM-DD, or None (no bound) when it is not one or is past `last`."""
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return day if day is not None and day <= last else None
 
 
 def entries_for(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
@@ -114,7 +127,7 @@ def entries_for(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
         entries = entries.filter(outcome=filters.outcome)
     if filters.since:
         entries = entries.filter(created_at__gte=datetime.combine(filters.since, time(), UTC))
-    if filters.until:
+    if filters.until and filters.until <= LAST_DAY:  # the very last day bounds nothing
         next_day = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
         entries = entries.filter(created_at__lt=next_day)
     if filters.text:
@@ -267,7 +280,11 @@ FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 
 def _export_rows(user: User, filters: AuditFilters, *, json_as_text: bool) -> Iterator[list]:
     """Rows in EXPORT_COLUMNS order, newest first, read in chunks (constant memory). With
-    `json_as_text`, payload and response body come as the database's JSON text."""
+    `json_as_text`, payload and response body come as the database's JSON text.
+
+    The query is built and its first chunk read here, before any byte of the export is sent:
+    a filter the database refuses fails the request (a 400, 500 or 503 with its own page)
+    instead of cutting the download short after a 200."""
     entries = entries_for(user, filters).order_by("-created_at", "-id")
     fields = list(EXPORT_FIELDS)
     if json_as_text:
@@ -277,8 +294,14 @@ def _export_rows(user: User, filters: AuditFilters, *, json_as_text: bool) -> It
         )
         fields[fields.index("payload")] = "payload_text"
         fields[fields.index("response_body")] = "response_text"
-    for row in entries.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK):
-        row = list(row)
+    rows = entries.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK)
+    first = next(rows, None)
+    return _formatted(itertools.chain([first], rows) if first is not None else iter(()))
+
+
+def _formatted(rows: Iterator[tuple]) -> Iterator[list]:
+    for values in rows:
+        row = list(values)
         row[CREATED_AT] = row[CREATED_AT].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         if row[SUBMISSION_KEY] is not None:
             row[SUBMISSION_KEY] = str(row[SUBMISSION_KEY])
@@ -312,16 +335,25 @@ def _csv_cells(row: list) -> list:
     return row
 
 
+# Not generators themselves: the query runs when they are called (see _export_rows). What they
+# return is a generator, whose close() (the WSGI server calls it, via the response, even when
+# the download is cut short) closes the database cursor at once.
 def csv_chunks(user: User, filters: AuditFilters) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    yield from _batched(
-        writer.writerow(_csv_cells(row)) for row in _export_rows(user, filters, json_as_text=True)
-    )
+    return _csv_stream(_export_rows(user, filters, json_as_text=True))
 
 
 def json_lines_chunks(user: User, filters: AuditFilters) -> Iterator[str]:
+    return _json_lines_stream(_export_rows(user, filters, json_as_text=False))
+
+
+def _csv_stream(rows: Iterator[list]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    yield from _batched(writer.writerow(_csv_cells(row)) for row in rows)
+
+
+def _json_lines_stream(rows: Iterator[list]) -> Iterator[str]:
     yield from _batched(
         json.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)), ensure_ascii=False) + "\n"
-        for row in _export_rows(user, filters, json_as_text=False)
+        for row in rows
     )

@@ -68,10 +68,51 @@ def validate_token(token: str) -> str:
     return token
 
 
+# Phare's Terraform provider treats keys starting with this as organization-scoped (the API
+# documentation does not say): such a key needs the project header on every uptime call.
+ORGANIZATION_KEY_PREFIX = "pha_org_"
+ORGANIZATION_KEY_NEEDS_PROJECT = (
+    "This token is organization-scoped (it starts with pha_org_): every call must name the "
+    "project, so the project needs the Phare project id or slug. Set one in the project's "
+    "settings (admin), or use a project-scoped token."
+)
+
+
+def is_organization_token(token: str) -> bool:
+    return token.strip().startswith(ORGANIZATION_KEY_PREFIX)
+
+
+@sensitive_variables()
+def check_project_named(
+    token: str, *, phare_project_id: int | None, phare_project_slug: str | None
+) -> None:
+    """ValueError when `token` is organization-scoped and no Phare project id or slug is given
+    for the header it needs."""
+    if is_organization_token(token) and not (phare_project_id or phare_project_slug):
+        raise ValueError(ORGANIZATION_KEY_NEEDS_PROJECT)
+
+
+@sensitive_variables()
+def stored_token_is_organization_scoped(project: PhareProject) -> bool:
+    """Whether the project's stored token is organization-scoped by its prefix; False when no
+    token is stored or it cannot be decrypted."""
+    try:
+        return is_organization_token(reveal_token(project))
+    except CredentialError:
+        return False
+
+
 @sensitive_variables()
 def encrypt_token_into(project: PhareProject, token: str) -> None:
-    """Encrypt `token` into the project's columns (the caller saves the project)."""
+    """Encrypt `token` into the project's columns (the caller saves the project). ValueError
+    for a token that cannot be used, an organization-scoped one included when the project
+    names no Phare project for its header."""
     token = validate_token(token)
+    check_project_named(
+        token,
+        phare_project_id=project.phare_project_id,
+        phare_project_slug=project.phare_project_slug,
+    )
     project.token_ciphertext = _cipher().encrypt(token.encode()).decode()
     project.token_last4 = token[-4:]
     project.token_fingerprint = hashlib.sha256(token.encode()).hexdigest()[:32]

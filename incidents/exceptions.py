@@ -11,15 +11,21 @@ class SubmissionAlreadyHandled(Exception):
 
     def __init__(self, attempt: IncidentAttempt):
         self.attempt = attempt
+        create = attempt.kind == IncidentAttempt.Kind.CREATE
         if attempt.state == IncidentAttempt.State.SENDING:
+            where = "“Recently created”" if create else "the incident's page"
             message = (
                 "This form is still being sent to Phare by an earlier click; nothing was sent "
-                "twice. Its result will be in “Recently created” and in the audit log."
+                f"twice. Its result will be on {where} and in the audit log."
             )
         elif attempt.state == IncidentAttempt.State.CREATED:
             message = "This form was already sent and the incident created; nothing was sent again."
-        else:
+        elif attempt.state == IncidentAttempt.State.DONE:
+            message = "This form was already sent and Phare did it; nothing was sent again."
+        elif create:
             message = f"This form was just sent and Phare did not create it: {attempt.error}"
+        else:
+            message = f"This form was just sent and Phare did not do it: {attempt.error}"
         super().__init__(message)
         self.message = message
 

@@ -2,18 +2,20 @@
 
 import uuid
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Self, cast
 
 from django import forms
 from django.conf import settings
 from django.forms.renderers import TemplatesSetting
 from django.http import QueryDict
+from django.utils import timezone
 
 from incidents.models import Impact, Monitor, PhareProject
 from incidents.phare import IncidentPayload
 
 MAX_MONITORS = 100  # the contract's maxItems
+MAX_ID = 2**63 - 1  # Phare's ids are positive 64-bit integers
 WALL_CLOCK_FORMAT = "%Y-%m-%dT%H:%M"
 
 
@@ -61,10 +63,11 @@ class MonitorIdsField(forms.Field):
         if value in self.empty_values:
             return []
         values = value if isinstance(value, list | tuple) else [value]
-        try:
-            ids = [int(str(item).strip()) for item in values]
-        except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        texts = [str(item).strip() for item in values]
+        # ASCII digits only: int() would also read "١٢", "1_0", "+5" and " 7 ".
+        if not all(text.isascii() and text.isdigit() and len(text) <= 19 for text in texts):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        ids = [int(text) for text in texts]
         if any(monitor_id <= 0 or monitor_id > 2**63 - 1 for monitor_id in ids):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return list(dict.fromkeys(ids))  # drop repeats, keep the order picked
@@ -101,12 +104,15 @@ class IncidentForm(forms.Form):
         required=False, help_text="Leave this incident out of the uptime figures."
     )
     incident_at = WallClockDateTimeField(
-        required=False, help_text="When the incident started. Empty: Phare uses now."
+        required=False, help_text="When the incident started. Empty: now."
     )
     recovery_at = WallClockDateTimeField(
         required=False, help_text="When service recovered, if it has."
     )
     monitors = MonitorIdsField(required=False)
+
+    # An empty `incident_at` is sent as "now" (see to_payload).
+    empty_start_is_now = True
 
     @classmethod
     def keeping_values(cls, data, *, project: PhareProject) -> Self:
@@ -146,6 +152,7 @@ class IncidentForm(forms.Form):
                 "phare_id", flat=True
             )
         )
+        known |= self.monitors_allowed_unknown()
         unknown = [str(monitor_id) for monitor_id in ids if monitor_id not in known]
         if unknown:
             raise forms.ValidationError(
@@ -173,16 +180,57 @@ class IncidentForm(forms.Form):
             and recovery_at < incident_at
         ):
             self.add_error("recovery_at", "Recovery cannot be before the incident started.")
+        if (
+            self.empty_start_is_now
+            and incident_at is None
+            and "incident_at" not in self.errors
+            and recovery_at is not None
+            and recovery_at.tzinfo is not None
+            and recovery_at < timezone.now()
+        ):
+            self.add_error(
+                "incident_at",
+                forms.ValidationError(
+                    "Give the start time too: an empty start means now, and the recovery time "
+                    "is before now.",
+                    code="start_needed",
+                ),
+            )
+        self._refuse_times_far_ahead()
         return cleaned
 
+    def times_limited_to_near_future(self) -> list[str]:
+        """The time fields to check against PHARE_MAX_FUTURE_MINUTES."""
+        return ["incident_at", "recovery_at"]
+
+    def _refuse_times_far_ahead(self) -> None:
+        """Phare refuses times in the future (by a few minutes' tolerance): say so here, with
+        the field, rather than after a round trip."""
+        minutes = settings.PHARE_MAX_FUTURE_MINUTES
+        latest = timezone.now() + timedelta(minutes=minutes)
+        for name in self.times_limited_to_near_future():
+            moment = self.cleaned_data.get(name)
+            if moment is not None and moment.tzinfo is not None and moment > latest:
+                self.add_error(
+                    name,
+                    forms.ValidationError(
+                        "This is in the future: Phare accepts times at most %(minutes)d minutes "
+                        "ahead of now. Check the date and the time.",
+                        code="too_far_ahead",
+                        params={"minutes": minutes},
+                    ),
+                )
+
     def to_payload(self) -> IncidentPayload:
+        """The create body. A start left empty is sent as the console's "now": one page of
+        Phare's documentation marks `incident_at` required, and sending it satisfies all."""
         data = self.cleaned_data
         return IncidentPayload(
             impact=data["impact"],
             title=data["title"],
             exclude_from_downtime=data["exclude_from_downtime"],
             description=data["description"],
-            incident_at=data["incident_at"],
+            incident_at=data["incident_at"] or timezone.now(),
             recovery_at=data["recovery_at"],
             monitors=data["monitors"],
         )
@@ -205,7 +253,14 @@ class IncidentForm(forms.Form):
             monitor.phare_id: monitor
             for monitor in Monitor.objects.filter(project=self.project, phare_id__in=ids)
         }
+        for monitor_id in self.monitors_allowed_unknown() - set(by_id):
+            # Shown as a chip by its id, so that it is kept unless someone removes it.
+            by_id[monitor_id] = Monitor(phare_id=monitor_id, name=f"#{monitor_id}", target="")
         return [by_id[monitor_id] for monitor_id in ids if monitor_id in by_id]
+
+    def monitors_allowed_unknown(self) -> set[int]:
+        """Monitor ids accepted although the console's list lacks them (none here)."""
+        return set()
 
     def renew_submission_key(self) -> None:
         """After a definite failure, the next press of the button is a new attempt."""

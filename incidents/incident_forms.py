@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from incidents.forms import IncidentForm, WallClockDateTimeField
+from incidents.forms import MAX_ID, IncidentForm, WallClockDateTimeField
 from incidents.models import PhareIncident
 from incidents.phare import Incident, IncidentUpdatePayload, same_value
 
@@ -22,6 +22,7 @@ UPDATE_STATES = [
     ("monitoring", "Monitoring"),
     ("resolved", "Resolved"),
 ]
+BASE_MAX_LENGTH = 20_000  # the base of an incident with 100 monitors and every text at its limit
 EDITABLE = (
     "impact",
     "title",
@@ -83,9 +84,7 @@ class IncidentUpdateForm(_Keyed):
             "max_length": "Keep the message to 10,000 characters (it has %(show_value)d).",
         },
     )
-    published_at = WallClockDateTimeField(
-        label="Published at", required=False, help_text="Empty: now."
-    )
+    published_at = WallClockDateTimeField(label="Published at", required=False)
 
     def __init__(self, *args: Any, latest_state: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -95,6 +94,8 @@ class IncidentUpdateForm(_Keyed):
                 "state", latest_state if latest_state in states else "investigating"
             )
             self.initial.setdefault("timezone", timezone.get_current_timezone_name())
+        zone = self.initial.get("timezone") or self.data.get("timezone") or settings.TIME_ZONE
+        self.fields["published_at"].help_text = f"In {zone}. Empty: now."
 
     def clean_timezone(self) -> zoneinfo.ZoneInfo:
         return _zone(self.cleaned_data["timezone"])
@@ -117,7 +118,21 @@ class IncidentEditForm(IncidentForm):
     """The create form, prefilled from the copy, with the values it was rendered with (`base`)
     so that only what the person changed is sent and a change in Phare meanwhile is seen."""
 
-    base = forms.CharField(widget=forms.HiddenInput)
+    base = forms.CharField(widget=forms.HiddenInput, max_length=BASE_MAX_LENGTH)
+
+    # An emptied start is sent as null, not as "now".
+    empty_start_is_now = False
+
+    def times_limited_to_near_future(self) -> list[str]:
+        """Only the times the person changed: one left as shown is not sent, wherever it is."""
+        base = self.cleaned_data.get("base")
+        if not isinstance(base, dict):
+            return super().times_limited_to_near_future()
+        return [
+            name
+            for name in super().times_limited_to_near_future()
+            if not _left_as_shown(self.cleaned_data.get(name), base.get(name))
+        ]
 
     @classmethod
     def for_incident(cls, incident: PhareIncident) -> "IncidentEditForm":
@@ -162,10 +177,20 @@ class IncidentEditForm(IncidentForm):
     def clean_base(self) -> dict[str, Any]:
         try:
             return decode_base(self.cleaned_data["base"])
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             raise forms.ValidationError(
                 "The form is damaged; reload the page.", code="invalid_base"
             ) from None
+
+    def monitors_allowed_unknown(self) -> set[int]:
+        """The incident's own monitors stay pickable even when the console's list does not
+        have them (a monitor Phare opened the incident on before the list was refreshed):
+        an edit never drops them by accident."""
+        raw = self.data.get("base") if self.is_bound else self.initial.get("base")
+        try:
+            return set(decode_base(str(raw or ""))["monitors"])
+        except (ValueError, TypeError, KeyError, RecursionError):
+            return set()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -186,6 +211,13 @@ class IncidentEditForm(IncidentForm):
     def changed_values(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {name: data[name] for name in EDITABLE}
+
+
+def _left_as_shown(typed: datetime | None, started_from: datetime | None) -> bool:
+    """A time as the edit form showed it (to the minute) or as it was."""
+    if typed is None or started_from is None:
+        return typed is started_from
+    return typed in (started_from, started_from.replace(second=0, microsecond=0))
 
 
 def values_of(incident: Any) -> dict[str, Any]:
@@ -209,18 +241,28 @@ def encode_base(values: dict[str, Any]) -> str:
 
 
 def decode_base(text: str) -> dict[str, Any]:
+    """The values an edit form was rendered with; ValueError for anything else (a hand-made
+    or damaged form: the types are checked, so nothing odd reaches the comparison)."""
     raw = json.loads(text)
     if not isinstance(raw, dict):
         raise ValueError("not an object")
     base = {name: raw[name] for name in EDITABLE}
+    for name in ("impact", "title", "description"):
+        if not isinstance(base[name], str):
+            raise ValueError(name)
+    if not isinstance(base["exclude_from_downtime"], bool):
+        raise ValueError("exclude_from_downtime")
+    monitors = base["monitors"]
+    if not isinstance(monitors, list) or not all(
+        type(item) is int and 0 < item <= MAX_ID for item in monitors
+    ):
+        raise ValueError("monitors")
     for name in ("incident_at", "recovery_at"):
         if base[name] is not None:
             moment = parse_datetime(str(base[name]))
-            if moment is None:
+            if moment is None or moment.tzinfo is None or not 1970 <= moment.year <= 9998:
                 raise ValueError(name)
             base[name] = moment
-    if not isinstance(base["monitors"], list):
-        raise ValueError("monitors")
     return base
 
 

@@ -78,9 +78,19 @@ class PhareProject(models.Model):
         return reverse("incidents:project_detail", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
-        if self.organization_key and not (self.phare_project_id or self.phare_project_slug):
+        if self.phare_project_id or self.phare_project_slug:
+            return
+        if self.organization_key:
             raise ValidationError(
                 "An organization-scoped token needs the Phare project id or slug to send."
+            )
+        from incidents import credentials  # credentials imports this module
+
+        if credentials.stored_token_is_organization_scoped(self):
+            # Its prefix says so, as Phare's Terraform provider reads it.
+            raise ValidationError(
+                "An organization-scoped token needs the Phare project id or slug to send: the "
+                "stored token starts with pha_org_."
             )
 
     @property
@@ -413,8 +423,8 @@ class AuditEntry(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # The incident's title, beside the payload, so that searching it can use an index.
     title = models.CharField(max_length=250, blank=True)
-    # Tamper evidence (incidents.audit_chain): a hash over this entry's content and the
-    # previous entry's hash, computed when it is written.
+    # Tamper evidence (incidents.audit_chain): an HMAC (AUDIT_CHAIN_KEY) over this entry's
+    # content and the previous entry's MAC, computed when it is written.
     previous_hash = models.CharField(max_length=64, editable=False, default="")
     entry_hash = models.CharField(max_length=64, editable=False, default="")
 

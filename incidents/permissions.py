@@ -9,6 +9,7 @@ from enum import StrEnum
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 
 from incidents.models import Membership, PhareProject
 
@@ -50,6 +51,11 @@ def remember_role(user: User, project: PhareProject, role: str | None) -> None:
     _remembered_roles(user)[project.pk] = role
 
 
+def forget_role(user: User, project: PhareProject) -> None:
+    """After a change of `user`'s role in `project`, so this request asks the database again."""
+    _remembered_roles(user).pop(project.pk, None)
+
+
 def role_of(user: User, project: PhareProject) -> str | None:
     if not (user.is_authenticated and user.is_active):
         return None
@@ -75,3 +81,14 @@ def can(user: User, project: PhareProject, capability: Capability) -> bool:
 def require(user: User, project: PhareProject, capability: Capability) -> None:
     if not can(user, project, capability):
         raise PermissionDenied(REFUSALS[capability])
+
+
+def projects_where(user: User, capability: Capability) -> QuerySet[PhareProject]:
+    """The projects where `user` has `capability` (every one for superusers): `can` as a query,
+    for lists such as the Django admin's."""
+    if not (user.is_authenticated and user.is_active):
+        return PhareProject.objects.none()
+    if user.is_superuser:
+        return PhareProject.objects.all()
+    roles = [role for role, capabilities in ROLE_CAPABILITIES.items() if capability in capabilities]
+    return PhareProject.objects.filter(memberships__user=user, memberships__role__in=roles)

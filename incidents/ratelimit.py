@@ -8,9 +8,12 @@ an incident never waits behind a sync. When Phare answers 429 anyway (another to
 organization), the whole organization pauses for Retry-After plus a second, as Phare's own
 Terraform provider does.
 
-The budget lives in the database, or in Redis when REDIS_URL is set.
+The budget lives in the database, or in Redis when REDIS_URL is set. The same store keeps
+cooldowns (`claim_cooldown`): a key that may be used at most once every so many seconds, such
+as a person pressing Refresh monitors.
 """
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -46,6 +49,23 @@ class RateBudget(Protocol):
     def block(self, key: str, seconds: float) -> None:
         """Make every call under `key` wait `seconds` (after Phare's 429)."""
 
+    def claim_cooldown(self, keys: list[str], seconds: float) -> float:
+        """If none of `keys` is cooling down, start a cooldown of `seconds` on each and return
+        0; otherwise change nothing and return the seconds until all of them are free."""
+
+
+_KEY_LENGTH = RateLimitBucket._meta.get_field("key").max_length or 100
+
+
+def stored_key(key: str) -> str:
+    """The key as the database column and Redis hold it. Keys embed names chosen elsewhere
+    (an organization's name may have 100 characters, "org:" comes on top), so one longer
+    than the column is stored as its digest: still one budget per organization, never a
+    database error."""
+    if len(key) <= _KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
 
 def _database_now() -> float:
     """Epoch seconds from the database server on PostgreSQL, so app servers with skewed
@@ -67,6 +87,7 @@ class DatabaseRateBudget:
     (on SQLite, by the write lock that IMMEDIATE transactions take)."""
 
     def try_acquire(self, key: str, kind: CallKind) -> float:
+        key = stored_key(key)
         RateLimitBucket.objects.get_or_create(key=key)
         with transaction.atomic():
             bucket = RateLimitBucket.objects.select_for_update().get(key=key)
@@ -84,11 +105,29 @@ class DatabaseRateBudget:
             return max(0.001, recent[len(recent) - allowed] + WINDOW_SECONDS - now)
 
     def block(self, key: str, seconds: float) -> None:
+        key = stored_key(key)
         RateLimitBucket.objects.get_or_create(key=key)
         with transaction.atomic():
             bucket = RateLimitBucket.objects.select_for_update().get(key=key)
             bucket.blocked_until = max(bucket.blocked_until, _database_now() + seconds)
             bucket.save(update_fields=["blocked_until"])
+
+    def claim_cooldown(self, keys: list[str], seconds: float) -> float:
+        """A cooldown is a bucket's `blocked_until`; its rows are locked in key order so two
+        claims sharing a key never deadlock."""
+        stored = sorted({stored_key(key) for key in keys})
+        for key in stored:
+            RateLimitBucket.objects.get_or_create(key=key)
+        with transaction.atomic():
+            buckets = list(
+                RateLimitBucket.objects.select_for_update().filter(key__in=stored).order_by("key")
+            )
+            now = _database_now()
+            wait = max(bucket.blocked_until - now for bucket in buckets)
+            if wait > 0:
+                return wait
+            RateLimitBucket.objects.filter(key__in=stored).update(blocked_until=now + seconds)
+            return 0.0
 
 
 # Atomic in Redis: drop calls older than the window, then count one more if there is room.
@@ -121,6 +160,20 @@ return 1
 """
 
 
+# Every key free: set them all for ARGV[1] ms and answer 0; else the longest wait, in seconds.
+_COOLDOWN_SCRIPT = """
+local longest = 0
+for _, key in ipairs(KEYS) do
+  longest = math.max(longest, redis.call('PTTL', key))
+end
+if longest > 0 then return tostring(longest / 1000) end
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, 1, 'PX', ARGV[1])
+end
+return '0'
+"""
+
+
 class RedisRateBudget:
     def __init__(self, url: str):
         import redis
@@ -128,9 +181,11 @@ class RedisRateBudget:
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._acquire = self._redis.register_script(_ACQUIRE_SCRIPT)
         self._block = self._redis.register_script(_BLOCK_SCRIPT)
+        self._cooldown = self._redis.register_script(_COOLDOWN_SCRIPT)
 
     @staticmethod
     def _keys(key: str) -> list[str]:
+        key = stored_key(key)
         return [f"phare-console:rate:{key}:calls", f"phare-console:rate:{key}:blocked"]
 
     def try_acquire(self, key: str, kind: CallKind) -> float:
@@ -142,6 +197,10 @@ class RedisRateBudget:
     def block(self, key: str, seconds: float) -> None:
         self._block(keys=[self._keys(key)[1]], args=[int(seconds * 1000)])
 
+    def claim_cooldown(self, keys: list[str], seconds: float) -> float:
+        blocked = sorted({self._keys(key)[1] for key in keys})
+        return float(self._cooldown(keys=blocked, args=[max(1, int(seconds * 1000))]))
+
 
 @cache
 def _budget_for(redis_url: str) -> RateBudget:
@@ -150,6 +209,14 @@ def _budget_for(redis_url: str) -> RateBudget:
 
 def budget() -> RateBudget:
     return _budget_for(settings.REDIS_URL)
+
+
+def claim_cooldown(keys: list[str], seconds: float) -> float:
+    """0 when an action guarded by `keys` may go ahead now (each key then cools down for
+    `seconds`), else the seconds until it may."""
+    if seconds <= 0:
+        return 0.0
+    return budget().claim_cooldown(keys, seconds)
 
 
 def acquire(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.views import audit, incidents, monitors, projects
+from incidents.views import audit, incident_updates, incidents, monitors, projects
 
 app_name = "incidents"
 
@@ -26,7 +26,11 @@ urlpatterns = [
     ),
     path(incident, incidents.incident_detail, name="incident_detail"),
     path(incident + "edit/", incidents.incident_edit, name="incident_edit"),
-    path(incident + "updates/", incidents.incident_update_create, name="incident_update_create"),
+    path(
+        incident + "updates/",
+        incident_updates.incident_update_create,
+        name="incident_update_create",
+    ),
     path(incident + "recover/", incidents.incident_recover, name="incident_recover"),
     path(incident + "delete/", incidents.incident_delete, name="incident_delete"),
     path(project + "form/", incidents.incident_form_reload, name="incident_form_reload"),

@@ -80,11 +80,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # A form declaring another charset than UTF-8 is a 400 before anything reads it.
+    "incidents.middleware.FormEncodingMiddleware",
+    # Django's SessionMiddleware, with sessions ending after SESSION_IDLE_HOURS idle.
+    "incidents.middleware.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Cache-Control: no-store, private and Vary: HX-Request on everything behind the login.
+    "incidents.middleware.PrivatePagesMiddleware",
     "incidents.middleware.ViewerTimeZoneMiddleware",
     "incidents.middleware.HtmxAwareLoginRequiredMiddleware",
     "incidents.middleware.ServiceUnavailableMiddleware",
@@ -165,6 +170,10 @@ AXES_CLIENT_IP_CALLABLE = "incidents.middleware.client_ip"
 AXES_VERBOSE = False
 # Load balancers in front of the console that append to X-Forwarded-For (0: use the peer address).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Sessions end after this many hours without a request (incidents.middleware
+# IdleSessionMiddleware moves the expiry at most every 5 minutes, not on every request).
+SESSION_IDLE_HOURS = env.float("SESSION_IDLE_HOURS", default=12)
+SESSION_COOKIE_AGE = max(60, round(SESSION_IDLE_HOURS * 3600))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "incidents:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -198,6 +207,8 @@ PHARE_RATE_LIMIT = env.int("PHARE_RATE_LIMIT", default=90)
 PHARE_WRITE_RESERVE = env.int("PHARE_WRITE_RESERVE", default=20)
 # How long a create may wait for the budget before the console says "try again in N s".
 PHARE_WRITE_MAX_WAIT = env.float("PHARE_WRITE_MAX_WAIT", default=5.0)
+# Phare refuses incident times further ahead than a few minutes: the forms refuse them first.
+PHARE_MAX_FUTURE_MINUTES = env.int("PHARE_MAX_FUTURE_MINUTES", default=9)
 
 # Creating an incident on monitors that already have an ongoing incident declared in the last
 # this many minutes (in the console or in Phare) asks for confirmation first; 0 turns it off.
@@ -207,6 +218,10 @@ DUPLICATE_WINDOW_MINUTES = env.int("DUPLICATE_WINDOW_MINUTES", default=15)
 # older than this (seconds), in a background thread so the page never waits for it.
 MONITOR_SYNC_TTL = env.int("MONITOR_SYNC_TTL", default=300)
 MONITOR_SYNC_IN_BACKGROUND = env.bool("MONITOR_SYNC_IN_BACKGROUND", default=True)
+# Refresh monitors reads every page of the list from the organization's budget: a project
+# may be refreshed on request once in this many seconds, and each person may ask once in as
+# many per organization (refreshes of a stale copy are not counted); 0 turns it off.
+MONITOR_REFRESH_COOLDOWN_SECONDS = env.int("MONITOR_REFRESH_COOLDOWN_SECONDS", default=60)
 
 # The console's copy of each project's incidents (pages read it, never Phare): while someone
 # looks, the list's first page and ongoing incidents are read at most every
@@ -222,6 +237,10 @@ INCIDENT_POLL_SECONDS = env.int("INCIDENT_POLL_SECONDS", default=10)
 # Fernet keys for the stored Phare tokens: the first encrypts, all decrypt (key rotation).
 # Checked at start-up by incidents.apps (a missing or invalid key stops the console with DEBUG off).
 CREDENTIAL_KEYS = env.list("CREDENTIAL_KEYS", default=[])
+# Keys of the audit log's HMAC chain (incidents.audit_chain), kept out of the database: the
+# first signs new entries and anchors, all verify (key rotation). Checked at start-up like
+# CREDENTIAL_KEYS (required with DEBUG off; with DEBUG on a key derived from SECRET_KEY).
+AUDIT_CHAIN_KEY = env.list("AUDIT_CHAIN_KEY", default=[])
 
 # Error pages and reports hide frames marked @sensitive_variables, POST data marked
 # sensitive_post_parameters and secret settings, with DEBUG on as well as off.

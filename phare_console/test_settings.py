@@ -6,6 +6,8 @@ from pathlib import Path
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # A valid Fernet key used only by the tests.
 os.environ.setdefault("CREDENTIAL_KEYS", "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=")
+# The audit chain's HMAC key used only by the tests.
+os.environ.setdefault("AUDIT_CHAIN_KEY", "test-audit-chain-key-not-for-production-0123")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("HTTPS", "false")  # the test servers speak plain HTTP
 

@@ -42,7 +42,15 @@ def list_incidents(call: ApiCall) -> Response:
     items, has_more = call.state.incident_page(params.page, params.per_page, params.monitor_ids)
     return Response(
         200,
-        paginated(items, has_more, params.page, params.per_page, call.query, call.base_url),
+        paginated(
+            items,
+            has_more,
+            params.page,
+            params.per_page,
+            call.query,
+            call.base_url,
+            call.state.readings,
+        ),
     )
 
 
@@ -78,7 +86,15 @@ def list_incident_updates(call: ApiCall) -> Response:
     items, has_more = page
     return Response(
         200,
-        paginated(items, has_more, params.page, params.per_page, call.query, call.base_url),
+        paginated(
+            items,
+            has_more,
+            params.page,
+            params.per_page,
+            call.query,
+            call.base_url,
+            call.state.readings,
+        ),
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+
+from .readings import Readings
 
 NOT_FOUND = {"message": "Resource not found"}
 NOT_AN_OBJECT = {"message": "The request body must be a JSON object.", "errors": {}}
@@ -57,10 +59,19 @@ def paginated(
     per_page: int,
     query: dict[str, list[str]],
     base_url: str,
+    readings: Readings | None = None,
 ) -> dict[str, Any]:
-    """Laravel's simple-paginator envelope: no total, ``links.last`` always null."""
-    # Keep the other query parameters (per_page, monitor_id) so links.next can be followed.
-    params = [(k, value) for k, values in query.items() if k != "page" for value in values]
+    """Laravel's simple-paginator envelope: no total, ``links.last`` always null. Links keep
+    the other query parameters (per_page, monitor_id) and point to the request's host, unless
+    ``readings`` say otherwise."""
+    readings = readings or Readings()
+    dropped = {"page", "per_page"} if readings.links_drop_per_page else {"page"}
+    params = [(k, value) for k, values in query.items() if k not in dropped for value in values]
+    path = urlsplit(base_url).path
+    if readings.links == "relative":
+        base_url = path
+    elif readings.links != "absolute":
+        base_url = readings.links + path
 
     def link(number: int) -> str:
         return f"{base_url}?{urlencode([*params, ('page', str(number))])}"

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import incident_routes
 from .incident_routes import ApiCall
+from .readings import without_zones
 from .responses import NOT_FOUND, Response, found, message, paginated, parse_json, read_object
 from .state import Fault, SandboxState, TokenInfo
 from .validation import ValidationError, validate_list_query
@@ -49,6 +50,7 @@ CONTROL_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(r"/__sandbox__/reset"), {"POST": "reset"}),
     (re.compile(r"/__sandbox__/state"), {"GET": "state"}),
     (re.compile(r"/__sandbox__/faults"), {"POST": "faults"}),
+    (re.compile(r"/__sandbox__/settings"), {"GET": "settings", "POST": "configure"}),
     (re.compile(r"/__sandbox__/monitors/(\d+)"), {"DELETE": "delete_monitor"}),
     (re.compile(r"/__sandbox__/incidents/(\d+)"), {"POST": "edit_incident"}),
     (re.compile(r"/__sandbox__/incidents/(\d+)/updates"), {"POST": "add_incident_update"}),
@@ -252,6 +254,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
         response = self._authorized(route, resource_id, info, query, raw)
         response.headers.update(rate_headers)
+        if state.readings.naive_timestamps and response.body is not None:
+            response.body = without_zones(response.body)
         return response
 
     def _bearer_token(self) -> str | None:
@@ -313,7 +317,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         items, has_more = self.server.state.monitor_page(params.page, params.per_page)
         return Response(
             200,
-            paginated(items, has_more, params.page, params.per_page, query, self._base_url()),
+            paginated(
+                items,
+                has_more,
+                params.page,
+                params.per_page,
+                query,
+                self._base_url(),
+                self.server.state.readings,
+            ),
         )
 
     def _base_url(self) -> str:
@@ -333,6 +345,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return Response(200, state.summary())
         if action == "state":
             return Response(200, state.summary())
+        if action == "settings":
+            return Response(200, asdict(state.readings))
+        if action == "configure":
+            return self._configure(raw)
         if action == "delete_monitor":
             return Response(204) if state.delete_monitor(resource_id) else Response(404, NOT_FOUND)
         try:
@@ -345,6 +361,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except ValidationError as error:
             return Response(422, error.payload())
         return self._add_fault(raw)
+
+    def _configure(self, raw: bytes) -> Response:
+        """Change some readings (``readings.Readings``); answers all of them."""
+        changes = read_object(raw)
+        if isinstance(changes, Response):
+            return changes
+        try:
+            readings = self.server.state.configure(**changes)
+        except (TypeError, ValueError) as error:
+            return Response(422, {"message": str(error)})
+        return Response(200, asdict(readings))
 
     def _add_fault(self, raw: bytes) -> Response:
         spec = read_object(raw)

@@ -6,10 +6,11 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .readings import Readings
 from .seed import build_monitors, format_timestamp
 from .validation import (
     ValidationError,
@@ -127,6 +128,8 @@ class SandboxState:
         self.monitor_count = monitor_count
         self.latency_ms = latency_ms
         self.rate_limit = rate_limit
+        self.rate_limit_window_s = RATE_LIMIT_WINDOW_S
+        self.readings = Readings()
         self.tokens: dict[str, TokenInfo] = {}
         self.monitors: dict[int, dict[str, Any]] = {}
         # Stored dicts are never changed in place: an edit stores a new dict, so an answer
@@ -157,8 +160,8 @@ class SandboxState:
         return info
 
     def reset(self) -> None:
-        """Back to the seeded monitors; forget incidents and their updates, requests,
-        rate-limit calls and faults."""
+        """Back to the seeded monitors and the default readings; forget incidents and their
+        updates, requests, rate-limit calls and faults."""
         now = _now()
         # Phare reports last checks with a 30 s accuracy.
         checked_at = now.replace(second=now.second // 30 * 30)
@@ -175,6 +178,17 @@ class SandboxState:
             self._calls.clear()
             self._next_incident_id = 1
             self._next_update_id = 1
+            self.readings = Readings()
+
+    def configure(self, **changes: Any) -> Readings:
+        """Answer as another reading of the documentation would (see ``Readings``); raises
+        ``ValueError`` for an unknown name or value."""
+        unknown = sorted(set(changes) - set(Readings.names()))
+        if unknown:
+            raise ValueError(f"Unknown settings: {', '.join(unknown)}.")
+        with self.lock:
+            self.readings = replace(self.readings, **changes)
+            return self.readings
 
     def delete_monitor(self, monitor_id: int) -> bool:
         with self.lock:
@@ -209,11 +223,14 @@ class SandboxState:
         if limit is None:
             return None
         now = time.monotonic()
+        window = self.rate_limit_window_s
         with self.lock:
-            while self._calls and self._calls[0] <= now - RATE_LIMIT_WINDOW_S:
+            while self._calls and self._calls[0] <= now - window:
                 self._calls.popleft()
             if len(self._calls) >= limit:
-                wait = self._calls[0] + RATE_LIMIT_WINDOW_S - now
+                wait = self._calls[0] + window - now
+                if self.readings.retry_after_rounded_down:
+                    return RateLimitResult(False, limit, 0, max(0, math.floor(wait)))
                 return RateLimitResult(False, limit, 0, max(1, math.ceil(wait)))
             self._calls.append(now)
             return RateLimitResult(True, limit, limit - len(self._calls), 0)
@@ -256,12 +273,16 @@ class SandboxState:
     def incident_page(
         self, page: int, per_page: int, monitor_ids: frozenset[int] = frozenset()
     ) -> tuple[list[dict[str, Any]], bool]:
-        """Incidents newest first, optionally only those linked to any of ``monitor_ids``."""
+        """Incidents newest first (oldest first with that reading), optionally only those
+        linked to any of ``monitor_ids`` (unless that reading ignores the filter)."""
         start = (page - 1) * per_page
         with self.lock:
+            if self.readings.monitor_filter_ignored:
+                monitor_ids = frozenset()
+            ordered = self.incidents if self.readings.oldest_first else reversed(self.incidents)
             matching = [
                 incident
-                for incident in reversed(self.incidents)
+                for incident in ordered
                 if not monitor_ids or monitor_ids.intersection(incident["monitors"])
             ]
         window = matching[start : start + per_page + 1]
@@ -302,7 +323,13 @@ class SandboxState:
     def create_incident(self, body: dict[str, Any]) -> dict[str, Any]:
         """Validate ``body`` like Phare and store the incident; raises ``ValidationError``."""
         with self.lock:
-            data = validate_incident(body, self.monitors)
+            data = validate_incident(
+                body,
+                self.monitors,
+                incident_at_required=self.readings.incident_at_required,
+                latest=self._latest_time(),
+                drop_unknown=self.readings.unknown_keys_dropped,
+            )
             fields: dict[str, Any] = {
                 "status": "recovered" if data.recovery_at else "ongoing",
                 "impact": data.impact,
@@ -332,6 +359,8 @@ class SandboxState:
                 incident_at=parse_datetime(current["incident_at"]),
                 recovery_at=parse_datetime(current["recovery_at"]),
                 control=control,
+                latest=None if control else self._latest_time(),
+                drop_unknown=self.readings.unknown_keys_dropped,
             )
             for key in ("incident_at", "recovery_at"):
                 if isinstance(changes.get(key), datetime):
@@ -383,7 +412,7 @@ class SandboxState:
             index = self._incident_index(incident_id)
             if index is None:
                 return None
-            data = validate_incident_update(body)
+            data = validate_incident_update(body, drop_unknown=self.readings.unknown_keys_dropped)
             now = format_timestamp(_now())
             update = {
                 "id": self._next_update_id,
@@ -436,6 +465,11 @@ class SandboxState:
                 title=title or f"{monitor['name']} is down",
                 monitors=[monitor_id],
             )
+
+    def _latest_time(self) -> datetime | None:
+        """The latest incident time accepted, with the future-time reading."""
+        minutes = self.readings.max_future_minutes
+        return None if minutes is None else _now() + timedelta(minutes=minutes)
 
     def summary(self) -> dict[str, Any]:
         with self.lock:

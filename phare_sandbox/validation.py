@@ -117,8 +117,10 @@ def _check_incident_fields(
     fail: Callable[[str, str], None],
     *,
     partial: bool,
+    latest: datetime | None = None,
 ) -> dict[str, datetime | None]:
-    """Check each incident field of ``body``; with ``partial``, only the fields it has.
+    """Check each incident field of ``body``; with ``partial``, only the fields it has. Times
+    after ``latest`` (when given) are refused.
 
     Returns the parsed ``incident_at`` and ``recovery_at`` (``None`` when absent or null).
     """
@@ -163,6 +165,13 @@ def _check_incident_fields(
         dates[key] = parse_datetime(value)
         if value is not None and dates[key] is None:
             fail(key, f"The {key.replace('_', ' ')} field must be a valid date.")
+        moment = dates[key]
+        if latest is not None and moment is not None and moment > latest:
+            fail(
+                key,
+                f"The {key.replace('_', ' ')} field must be a date before or equal to "
+                f"{latest.strftime('%Y-%m-%d %H:%M:%S')}.",
+            )
 
     if "monitors" in body:
         monitors = body["monitors"]
@@ -198,17 +207,35 @@ def _prohibit_others(
             fail(key, f"The {key} field is prohibited.")
 
 
+def _known(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` without the keys not ``allowed``: Laravel's default, ``validated()`` leaves
+    them out and nobody says so."""
+    return {key: value for key, value in body.items() if key in allowed}
+
+
 def _unique_monitors(monitors: object) -> list[int]:
     # Phare stores links in a pivot table, so repeated ids collapse into one.
     return list(dict.fromkeys(monitors)) if isinstance(monitors, list) else []
 
 
-def validate_incident(body: dict[str, Any], monitor_ids: Container[int]) -> IncidentInput:
+def validate_incident(
+    body: dict[str, Any],
+    monitor_ids: Container[int],
+    *,
+    incident_at_required: bool = False,
+    latest: datetime | None = None,
+    drop_unknown: bool = False,
+) -> IncidentInput:
+    """Check a create; the keywords are the readings of ``readings.Readings``."""
     errors: Errors = {}
     fail = _collector(errors)
 
-    dates = _check_incident_fields(body, monitor_ids, fail, partial=False)
+    if drop_unknown:
+        body = _known(body, INCIDENT_FIELDS)
+    dates = _check_incident_fields(body, monitor_ids, fail, partial=False, latest=latest)
     incident_at, recovery_at = dates["incident_at"], dates["recovery_at"]
+    if incident_at_required and _is_missing(body.get("incident_at")):
+        fail("incident_at", "The incident at field is required.")
     if incident_at and recovery_at and recovery_at < incident_at:
         fail("recovery_at", "The recovery at field must be a date after or equal to incident at.")
     _prohibit_others(body, INCIDENT_FIELDS, fail)
@@ -235,6 +262,8 @@ def validate_incident_edit(
     incident_at: datetime | None,
     recovery_at: datetime | None,
     control: bool = False,
+    latest: datetime | None = None,
+    drop_unknown: bool = False,
 ) -> dict[str, Any]:
     """Check a partial edit of an incident whose dates are ``incident_at`` and ``recovery_at``.
 
@@ -245,10 +274,13 @@ def validate_incident_edit(
     errors: Errors = {}
     fail = _collector(errors)
 
-    dates = _check_incident_fields(body, monitor_ids, fail, partial=True)
     allowed = INCIDENT_FIELDS
     if control:
         allowed = (*INCIDENT_FIELDS, "status", "state")
+    if drop_unknown:
+        body = _known(body, allowed)
+    dates = _check_incident_fields(body, monitor_ids, fail, partial=True, latest=latest)
+    if control:
         for key, choices in (("status", STATUSES), ("state", STATES)):
             if key in body:
                 _check_choice(key, body[key], choices, fail)
@@ -288,9 +320,13 @@ class IncidentUpdateInput:
     published_at: datetime | None
 
 
-def validate_incident_update(body: dict[str, Any]) -> IncidentUpdateInput:
+def validate_incident_update(
+    body: dict[str, Any], *, drop_unknown: bool = False
+) -> IncidentUpdateInput:
     errors: Errors = {}
     fail = _collector(errors)
+    if drop_unknown:
+        body = _known(body, INCIDENT_UPDATE_FIELDS)
 
     _check_choice("state", body.get("state"), STATES, fail)
 

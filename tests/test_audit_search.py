@@ -3,11 +3,13 @@
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -39,7 +41,8 @@ def listed(client, **query) -> list[int]:
 
 
 def test_seed_audit_writes_a_valid_chain(seeded):
-    assert seeded == 121
+    provisioning = AuditEntry.objects.filter(actor_username="command line").count()
+    assert seeded == 120 + provisioning  # after the project's own entries
     assert audit_chain.first_broken_entry() is None
 
 
@@ -209,3 +212,63 @@ def test_free_text_pages_equal_the_plain_filter(root_client, seeded, monkeypatch
             break
         query = {"q": text, "before": page.older.encode()}
     assert seen == list(plain)
+
+
+@pytest.mark.parametrize(
+    ("query", "everything"),
+    [
+        ({"until": "9999-12-31"}, True),  # has no next day to stop before: no bound
+        ({"since": "0001-01-01", "until": "9999-12-30"}, True),
+        ({"since": "9999-12-31"}, False),
+        ({"until": "0001-01-01"}, False),
+        ({"since": "10000-01-01", "until": "2024-02-30"}, True),  # not days: ignored
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_filter_without_a_500(
+    root_client, seeded, query, everything
+):
+    response = root_client.get(reverse("incidents:audit_list"), query)
+    assert response.status_code == 200
+    assert listed(root_client, **query) == (listed(root_client) if everything else [])
+    rows = list(csv.reader(io.StringIO(export(root_client, "csv", **query))))
+    assert len(rows) - 1 == (AuditEntry.objects.count() if everything else 0)
+    lines = export(root_client, "jsonl", **query).splitlines()
+    assert len(lines) == (AuditEntry.objects.count() if everything else 0)
+
+
+def test_filters_keep_only_what_the_database_can_take():
+    filters = audit_search.AuditFilters.from_query(QueryDict("since=0001-01-01&until=9999-12-31"))
+    assert filters.since == date(1, 1, 1) and filters.until is None
+    assert "until" not in filters.as_query()
+
+
+@pytest.mark.parametrize("file_format", ["csv", "jsonl"])
+def test_an_export_the_database_refuses_fails_before_its_first_byte(
+    root_client, seeded, monkeypatch, file_format
+):
+    entries_for = audit_search.entries_for
+
+    def refused_by_the_database(user, filters):
+        failing = RawSQL("SELECT no_such_column FROM incidents_auditentry", [])  # noqa: S611
+        return entries_for(user, filters).filter(id__in=failing)
+
+    monkeypatch.setattr(audit_search, "entries_for", refused_by_the_database)
+    response = root_client.get(reverse(f"incidents:audit_export_{file_format}"))
+    # Not a 200 whose download stops half-way: the error page, with its status.
+    assert not response.streaming
+    assert response.status_code == 503
+
+
+def test_the_link_to_phare_encodes_the_slug(root_client, project, settings):
+    settings.PHARE_INCIDENT_URL = "https://app.phare.example/incidents/{id}/{slug}"
+    entry = audit_chain.append(
+        AuditEntry(
+            project=project,
+            action="incident.create.finished",
+            outcome="created",
+            phare_incident_id=42,
+            phare_incident_slug="../../admin?x=1#é",
+        )
+    )
+    html = root_client.get(entry.get_absolute_url()).content.decode()
+    assert 'href="https://app.phare.example/incidents/42/..%2F..%2Fadmin%3Fx%3D1%23%C3%A9"' in html

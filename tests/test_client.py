@@ -1,6 +1,8 @@
 """The Phare client: request shape, headers and the mapping of every failure (mocked HTTP)."""
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -19,10 +21,12 @@ from incidents.phare import (
     PhareUnavailable,
     PhareValidationError,
 )
+from incidents.phare import client as client_module
 
 pytestmark = pytest.mark.django_db  # the shared rate budget lives in the database
 
 API = "https://phare.test"
+JSON = {"Content-Type": "application/json"}
 TOKEN = "pha_project_token_abcd"
 INCIDENT = {
     "id": 7,
@@ -233,35 +237,60 @@ def monitor(monitor_id: int, **fields) -> dict:
     } | fields
 
 
-def test_list_monitors_follows_links_next_at_100_per_page(phare_api):
-    first = phare_api.get(f"{API}/uptime/monitors?per_page=100").respond(
-        200,
-        json={
-            "data": [
-                monitor(1),
-                monitor(2, protocol="tcp", request={"host": "db.internal", "port": 5432}),
-            ],
-            "meta": {"current_page": 1},
-            "links": {"next": f"{API}/uptime/monitors?page=2&per_page=100"},
-        },
-    )
-    second = phare_api.get(f"{API}/uptime/monitors?page=2&per_page=100").respond(
-        200, json={"data": [monitor(3, status="offline")], "links": {"next": None}}
+def query_of(request: httpx.Request) -> dict[str, list[str]]:
+    return parse_qs(request.url.query.decode())
+
+
+def test_list_monitors_reads_every_page_by_number_at_100_per_page(phare_api):
+    route = phare_api.get("/uptime/monitors").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "data": [
+                        monitor(1),
+                        monitor(2, protocol="tcp", request={"host": "db.internal", "port": 5432}),
+                    ],
+                    "meta": {"current_page": 1},
+                    "links": {"next": f"{API}/uptime/monitors?page=2&per_page=100"},
+                },
+            ),
+            httpx.Response(
+                200, json={"data": [monitor(3, status="offline")], "links": {"next": None}}
+            ),
+        ]
     )
     monitors = PhareClient(make_project()).list_monitors()
-    assert first.call_count == second.call_count == 1
+    queries = [query_of(call.request) for call in route.calls]
+    assert queries == [{"per_page": ["100"], "page": ["1"]}, {"per_page": ["100"], "page": ["2"]}]
     assert [m.id for m in monitors] == [1, 2, 3]
     assert monitors[1].target == "db.internal:5432"
     assert monitors[0].target == "https://1.example"
     assert monitors[2].status == "offline"
 
 
-def test_list_monitors_refuses_a_next_link_to_another_host(phare_api):
-    phare_api.get("/uptime/monitors").respond(
-        200, json={"data": [], "links": {"next": "https://evil.example/uptime/monitors?page=2"}}
+def test_list_monitors_never_follows_a_next_link_to_another_host(phare_api):
+    # Was: refused with "another host". Pages are now asked for by number from PHARE_API_URL,
+    # so the link's host does not matter and the token never goes there.
+    elsewhere = phare_api.get("https://evil.example/uptime/monitors").respond(
+        200, json={"data": [], "links": {"next": None}}
     )
-    with pytest.raises(PhareBadResponse, match="another host"):
-        PhareClient(make_project()).list_monitors()
+    route = phare_api.get("/uptime/monitors").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "data": [monitor(1)],
+                    "links": {"next": "https://evil.example/uptime/monitors?page=2"},
+                },
+            ),
+            httpx.Response(200, json={"data": [monitor(2)], "links": {"next": None}}),
+        ]
+    )
+    assert [m.id for m in PhareClient(make_project()).list_monitors()] == [1, 2]
+    assert route.calls.last.request.url.host == "phare.test"
+    assert query_of(route.calls.last.request)["page"] == ["2"]
+    assert not elsewhere.called
 
 
 def test_list_monitors_with_a_body_that_is_not_a_list(phare_api):
@@ -297,12 +326,244 @@ def test_an_unexpected_failure_becomes_a_phare_error_without_its_text(phare_api)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
 
-def test_list_monitors_keeps_100_per_page_when_a_next_link_drops_it(phare_api):
-    phare_api.get(f"{API}/uptime/monitors?per_page=100").respond(
-        200, json={"data": [monitor(1)], "links": {"next": f"{API}/uptime/monitors?page=2"}}
-    )
-    second = phare_api.get(f"{API}/uptime/monitors?page=2&per_page=100").respond(
-        200, json={"data": [monitor(2)], "links": {"next": None}}
+@pytest.mark.parametrize(
+    "next_link",
+    [
+        f"{API}/uptime/monitors?page=2",  # per_page dropped (Laravel's paginator)
+        "/uptime/monitors?page=2&per_page=100",  # relative
+        "http://phare.test/uptime/monitors?page=2&per_page=100",  # http:// behind a TLS proxy
+        "?page=2",
+    ],
+)
+def test_list_monitors_reads_page_2_at_100_per_page_whatever_the_link_says(phare_api, next_link):
+    route = phare_api.get("/uptime/monitors").mock(
+        side_effect=[
+            httpx.Response(200, json={"data": [monitor(1)], "links": {"next": next_link}}),
+            httpx.Response(200, json={"data": [monitor(2)], "links": {"next": None}}),
+        ]
     )
     assert [m.id for m in PhareClient(make_project()).list_monitors()] == [1, 2]
-    assert second.called
+    assert str(route.calls.last.request.url) == f"{API}/uptime/monitors?per_page=100&page=2"
+
+
+# -- reading Phare's incidents for a reconciliation (incidents_created_since) -------------
+
+SINCE = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
+HUGE = "<1e400>"  # written as the JSON number 1e400, which Python reads as infinity
+
+
+def with_huge_numbers(body) -> httpx.Response:
+    return httpx.Response(
+        200, content=json.dumps(body).replace(f'"{HUGE}"', "1e400").encode(), headers=JSON
+    )
+
+
+def incident(incident_id: int, **fields) -> dict:
+    return INCIDENT | {"id": incident_id, "slug": f"APP-{incident_id}"} | fields
+
+
+def a_list(items: list, next_link: str | None, **meta) -> dict:
+    return {"data": items, "meta": {"per_page": 100} | meta, "links": {"next": next_link}}
+
+
+def test_reconciliation_reads_every_page_by_number_at_100_a_page_with_the_monitor_filter(
+    phare_api,
+):
+    route = phare_api.get("/uptime/incidents").mock(
+        side_effect=[
+            httpx.Response(200, json=a_list([incident(1)], "/uptime/incidents?page=2")),
+            httpx.Response(200, json=a_list([incident(2)], "http://elsewhere/x?page=3")),
+            httpx.Response(200, json=a_list([incident(3)], None)),
+        ]
+    )
+    found = PhareClient(make_project()).incidents_created_since(since=SINCE, monitor_ids=[1, 2])
+    assert [i.id for i in found] == [1, 2, 3]
+    assert [query_of(call.request) for call in route.calls] == [
+        {"per_page": ["100"], "page": [str(n)], "monitor_id": ["1", "2"]} for n in (1, 2, 3)
+    ]
+    assert {call.request.url.host for call in route.calls} == {"phare.test"}
+
+
+def test_reconciliation_assumes_no_order_and_reads_past_older_incidents(phare_api):
+    # Oldest first: the first page is all older than the window, the wanted one is on page 2.
+    old = "2026-11-01T10:00:00Z"
+    phare_api.get("/uptime/incidents").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json=a_list([incident(n, created_at=old) for n in range(1, 101)], "next"),
+            ),
+            httpx.Response(200, json=a_list([incident(101)], None)),
+        ]
+    )
+    found = PhareClient(make_project()).incidents_created_since(since=SINCE)
+    assert [i.id for i in found] == [101]
+
+
+def test_reconciliation_reads_a_time_without_a_zone_as_utc(phare_api):
+    phare_api.get("/uptime/incidents").respond(
+        200,
+        json=a_list(
+            [
+                incident(1, created_at="2026-11-28 10:00:01"),
+                incident(2, created_at="2026-11-28 09:00:00"),  # before the window
+            ],
+            None,
+        ),
+    )
+    found = PhareClient(make_project()).incidents_created_since(since=SINCE)
+    assert [(i.id, i.created_at) for i in found] == [
+        (1, datetime(2026, 11, 28, 10, 0, 1, tzinfo=UTC))
+    ]
+
+
+@pytest.mark.parametrize(
+    "odd_item",
+    [
+        {"id": 8, "title": "no impact"},
+        INCIDENT | {"id": HUGE},
+        INCIDENT | {"id": 2**64},
+        INCIDENT | {"id": True},
+        INCIDENT | {"id": -3},
+        INCIDENT | {"id": "12a"},
+        INCIDENT | {"monitors": "1,2"},
+        "not an object",
+    ],
+)
+def test_reconciliation_fails_on_an_item_it_cannot_read_rather_than_skip_it(phare_api, odd_item):
+    phare_api.get("/uptime/incidents").mock(
+        return_value=with_huge_numbers(a_list([INCIDENT, odd_item], None))
+    )
+    with pytest.raises(PhareBadResponse, match="does not describe an incident"):
+        PhareClient(make_project()).incidents_created_since(since=SINCE)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": [INCIDENT], "links": ["next"]},
+        {"data": [INCIDENT], "links": "https://phare.test/uptime/incidents?page=2"},
+        {"data": [INCIDENT], "links": {"next": 2}},
+        {"data": [INCIDENT], "links": {"next": ""}},
+        {"data": {"0": INCIDENT}, "links": {}},
+        [INCIDENT],
+    ],
+)
+def test_reconciliation_fails_on_a_page_it_cannot_read(phare_api, body):
+    phare_api.get("/uptime/incidents").respond(200, json=body)
+    with pytest.raises(PhareBadResponse, match="expected shape"):
+        PhareClient(make_project()).incidents_created_since(since=SINCE)
+
+
+def test_reconciliation_fails_rather_than_stop_at_its_bound(phare_api, monkeypatch):
+    monkeypatch.setattr(client_module, "RECONCILE_PAGES", 3)
+    pages = iter(range(1, 100))
+    phare_api.get("/uptime/incidents").mock(
+        side_effect=lambda request: httpx.Response(
+            200, json=a_list([incident(next(pages))], "more")
+        )
+    )
+    with pytest.raises(PhareBadResponse, match="more than 300 incidents to look through"):
+        PhareClient(make_project()).incidents_created_since(since=SINCE)
+
+
+def test_reconciliation_fails_when_phare_gives_the_same_page_again(phare_api):
+    route = phare_api.get("/uptime/incidents").respond(200, json=a_list([INCIDENT], "more"))
+    with pytest.raises(PhareBadResponse, match="same page again"):
+        PhareClient(make_project()).incidents_created_since(since=SINCE)
+    assert route.call_count == 2
+
+
+def test_a_page_answering_another_page_number_is_refused(phare_api):
+    phare_api.get("/uptime/monitors").mock(
+        side_effect=[
+            httpx.Response(200, json=a_list([monitor(1)], "more", current_page=1)),
+            httpx.Response(200, json=a_list([monitor(2)], None, current_page=1)),
+        ]
+    )
+    with pytest.raises(PhareBadResponse, match="page 1 of its monitor list when asked for page 2"):
+        PhareClient(make_project()).list_monitors()
+
+
+# -- odd replies become a PhareError or a parsed value -----------------------------------
+
+
+@pytest.mark.parametrize("odd_id", [HUGE, 2**64, 2**63, True, 0, -1, "1_0", "١٢", 7.0, None])
+def test_a_created_incident_with_an_odd_id_is_an_unknown_outcome(phare_api, odd_id):
+    phare_api.post("/uptime/incidents").mock(
+        return_value=with_huge_numbers(INCIDENT | {"id": odd_id})
+    )
+    with pytest.raises(PhareOutcomeUnknown, match="probably created"):
+        PhareClient(make_project()).create_incident(payload())
+
+
+def test_an_id_as_a_string_of_digits_is_read(phare_api):
+    phare_api.post("/uptime/incidents").respond(
+        201, json=INCIDENT | {"id": "9223372036854775807", "monitors": ["1", 2]}
+    )
+    incident = PhareClient(make_project()).create_incident(payload())
+    assert (incident.id, incident.monitors) == (2**63 - 1, [1, 2])
+
+
+def test_a_created_incident_with_a_time_without_a_zone_is_read_as_utc(phare_api):
+    phare_api.post("/uptime/incidents").respond(
+        201, json=INCIDENT | {"incident_at": "2026-11-28T10:00:00", "created_at": "2026-11-28"}
+    )
+    incident = PhareClient(make_project()).create_incident(payload())
+    assert incident.incident_at == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    assert incident.incident_at.tzinfo is not None
+
+
+def test_a_long_slug_is_clipped_to_the_consoles_column(phare_api):
+    phare_api.post("/uptime/incidents").respond(201, json=INCIDENT | {"slug": "S" * 300})
+    assert PhareClient(make_project()).create_incident(payload()).slug == "S" * 100
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_a_bad_response(phare_api):
+    phare_api.get("/uptime/monitors").respond(200, text="[" * 100_000 + "]" * 100_000)
+    with pytest.raises(PhareBadResponse, match="not JSON"):
+        PhareClient(make_project()).list_monitors()
+
+
+def test_a_monitor_with_odd_fields_is_clipped_or_refused(phare_api):
+    phare_api.get("/uptime/monitors").respond(
+        200,
+        json=a_list(
+            [monitor(1, name="n" * 300, status="s" * 50, request=["not", "an", "object"])],
+            None,
+        ),
+    )
+    [read] = PhareClient(make_project()).list_monitors()
+    assert (len(read.name), len(read.status), read.target) == (255, 20, "")
+    phare_api.get("/uptime/monitors").mock(
+        return_value=with_huge_numbers(a_list([monitor(HUGE)], None))
+    )
+    with pytest.raises(PhareBadResponse, match="does not describe a monitor"):
+        PhareClient(make_project()).list_monitors()
+
+
+# -- organization-scoped keys ---------------------------------------------------------------
+
+
+def org_project(**fields) -> PhareProject:
+    project = PhareProject(name="Org", slug="org", phare_project_id=1)
+    credentials.encrypt_token_into(project, "pha_org_abcdef123456")
+    project.phare_project_id = None  # as a row stored before the prefix was read
+    for name, value in fields.items():
+        setattr(project, name, value)
+    return project
+
+
+def test_an_organization_key_is_known_by_its_prefix_and_sends_the_project_header(phare_api):
+    route = phare_api.post("/uptime/incidents").respond(201, json=INCIDENT)
+    project = org_project(phare_project_id=42)
+    project.organization_key = False  # as stored before the prefix was read
+    PhareClient(project).create_incident(payload())
+    assert route.calls.last.request.headers["X-Phare-Project-Id"] == "42"
+
+
+def test_an_organization_key_without_a_project_sends_nothing_and_says_why(phare_api):
+    route = phare_api.get("/uptime/monitors")
+    with pytest.raises(PhareAuthError, match="starts with pha_org_.*Phare project id or slug"):
+        PhareClient(org_project()).check_access()
+    assert not route.called

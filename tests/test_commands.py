@@ -1,4 +1,5 @@
-"""Management commands: provisioning reads the token from the environment, never argv."""
+"""Management commands: provisioning reads the token from the environment, never argv; project
+and member changes made from the command line are audited as such."""
 
 from io import StringIO
 
@@ -7,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from incidents import credentials
-from incidents.models import PhareProject
+from incidents.models import AuditEntry, PhareProject
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +138,69 @@ def test_projects_of_one_organization_share_a_rate_budget(monkeypatch):
     # Without an organization, the token stands for it: same token, same budget.
     assert solo.rate_limit_key == solo_two.rate_limit_key != shop.rate_limit_key
     assert solo.rate_limit_key.startswith("token:") and "2222" not in solo.rate_limit_key
+
+
+def command_line_entries(since: int) -> list[tuple]:
+    entries = AuditEntry.objects.order_by("id")[since:]
+    return [(e.action, e.actor_username, e.actor_id, e.payload) for e in entries]
+
+
+def test_add_member_audits_the_old_and_new_role_as_the_command_line(monkeypatch, django_user_model):
+    monkeypatch.setenv("SHOP_TOKEN", "pha_shop_1111")
+    run("add_phare_project", "--name", "Shop", "--token-env", "SHOP_TOKEN")
+    erin = django_user_model.objects.create_user("erin")
+    before = AuditEntry.objects.count()
+    run("add_member", "shop", "erin", "--role", "viewer")
+    run("add_member", "shop", "erin", "--role", "admin")
+    again = run("add_member", "shop", "erin", "--role", "admin")
+    assert again == "erin is already admin of Shop.\n"
+    member = {"member": "erin", "member_id": erin.pk}
+    assert command_line_entries(before) == [
+        (
+            "membership.set",
+            "command line",
+            None,
+            member | {"before": {"role": None}, "after": {"role": "viewer"}},
+        ),
+        (
+            "membership.set",
+            "command line",
+            None,
+            member | {"before": {"role": "viewer"}, "after": {"role": "admin"}},
+        ),
+    ]
+
+
+def test_add_phare_project_audits_the_settings_it_sets_never_the_token(monkeypatch):
+    monkeypatch.setenv("SHOP_TOKEN", "pha_shop_secret_value_1111")
+    shop = ["add_phare_project", "--name", "Shop", "--token-env", "SHOP_TOKEN"]
+    run(*shop, "--phare-project-id", "12")
+    monkeypatch.setenv("SHOP_TOKEN", "pha_shop_secret_value_2222")
+    run(*shop, "--phare-project-id", "12", "--organization", "acme")
+    settings = {
+        "name": "Shop",
+        "slug": "shop",
+        "phare_project_id": 12,
+        "phare_project_slug": "",
+        "organization_key": False,
+        "organization": "",
+    }
+    assert command_line_entries(0) == [
+        (
+            "project.changed",
+            "command line",
+            None,
+            {"created": True, "before": dict.fromkeys(settings), "after": settings},
+        ),
+        ("credential.set", "command line", None, None),
+        (
+            "project.changed",
+            "command line",
+            None,
+            {"before": {"organization": ""}, "after": {"organization": "acme"}},
+        ),
+        ("credential.set", "command line", None, None),
+    ]
+    for entry in AuditEntry.objects.all():
+        row = " ".join(str(value) for value in entry.__dict__.values())
+        assert "pha_shop_secret" not in row and "1111" not in row and "2222" not in row

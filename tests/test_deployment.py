@@ -1,6 +1,7 @@
 """The grown-up deployment: Redis backs the cache and the sessions when REDIS_URL is set."""
 
 import os
+import secrets
 
 import pytest
 from django.conf import settings
@@ -46,6 +47,7 @@ def test_deploy_check_passes_with_production_settings(tmp_path):
         "SECRET_KEY": Fernet.generate_key().decode() * 2,
         "ALLOWED_HOSTS": "console.example.com",
         "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(32),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
     }
     result = subprocess.run(

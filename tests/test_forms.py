@@ -1,6 +1,7 @@
 """The incident form: the contract's bounds, time zones, and Phare's errors put back."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.http import QueryDict
@@ -37,10 +38,16 @@ def bind(project, **fields) -> IncidentForm:
     return IncidentForm(data, project=project)
 
 
-def test_minimal_form_gives_the_minimal_payload(shop):
+def test_minimal_form_gives_the_minimal_payload_with_now_as_the_start(shop):
+    # The start was left out until issue 12: one documentation page marks it required, so an
+    # empty start is now sent as the console's "now".
     form = bind(shop)
     assert form.is_valid(), form.errors
-    assert form.to_payload().to_json() == {
+    before = datetime.now(UTC).replace(microsecond=0)
+    body = form.to_payload().to_json()
+    sent_start = datetime.fromisoformat(body.pop("incident_at"))
+    assert before <= sent_start <= datetime.now(UTC)
+    assert body == {
         "impact": "major_outage",
         "title": "Checkout down",
         "exclude_from_downtime": False,
@@ -111,7 +118,22 @@ def test_monitors_are_sent_as_integers_in_the_order_picked_without_repeats(shop)
     assert form.to_payload().to_json()["monitors"] == [7, 3]
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "0", "1.5", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abc",
+        "-1",
+        "0",
+        "1.5",
+        "99999999999999999999999",
+        "9223372036854775808",  # 2**63
+        "١٢",  # Arabic-Indic digits: int() reads them as 12
+        "1_0",  # int() reads it as 10
+        "+5",
+        "²",
+        "",
+    ],
+)
 def test_malformed_monitor_ids_are_rejected(shop, value):
     form = bind(shop, monitors=[value])
     assert not form.is_valid()
@@ -176,3 +198,107 @@ def test_phare_errors_go_under_their_fields_and_name_the_monitor(shop):
 def test_fresh_form_has_a_unique_submission_key(shop):
     first, second = IncidentForm(project=shop), IncidentForm(project=shop)
     assert first.initial["submission_key"] != second.initial["submission_key"]
+
+
+# -- times ahead of now (PHARE_MAX_FUTURE_MINUTES) ----------------------------------------
+
+
+def wall_clock(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize("name", ["incident_at", "recovery_at"])
+def test_a_time_more_than_the_limit_ahead_is_refused_with_a_clear_message(shop, name):
+    form = bind(shop, **{name: wall_clock(datetime.now(UTC) + timedelta(minutes=11))})
+    assert not form.is_valid()
+    assert form.errors[name] == [
+        "This is in the future: Phare accepts times at most 9 minutes ahead of now. Check the "
+        "date and the time."
+    ]
+
+
+def test_a_time_within_the_limit_is_accepted(shop):
+    soon = wall_clock(datetime.now(UTC) + timedelta(minutes=7))
+    form = bind(shop, incident_at=soon, recovery_at=soon)
+    assert form.is_valid(), form.errors
+
+
+def test_the_limit_is_a_setting_and_applies_in_the_users_time_zone(shop, settings):
+    # 150 minutes ahead, typed on a Paris wall clock (read as UTC it would be 210 ahead).
+    ahead = datetime.now(UTC) + timedelta(minutes=150)
+    typed = ahead.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%dT%H:%M")
+    settings.PHARE_MAX_FUTURE_MINUTES = 120
+    assert not bind(shop, timezone="Europe/Paris", incident_at=typed).is_valid()
+    settings.PHARE_MAX_FUTURE_MINUTES = 180
+    assert bind(shop, timezone="Europe/Paris", incident_at=typed).is_valid()
+
+
+def test_an_empty_start_with_a_past_recovery_asks_for_the_start(shop):
+    form = bind(shop, recovery_at="2026-07-01T15:00")
+    assert not form.is_valid()
+    assert form.errors["incident_at"] == [
+        "Give the start time too: an empty start means now, and the recovery time is before now."
+    ]
+
+
+def edit_form(project, started: datetime, **typed):
+    from incidents.incident_forms import IncidentEditForm, encode_base
+
+    base = {
+        "impact": "major_outage",
+        "title": "Checkout down",
+        "description": "",
+        "exclude_from_downtime": False,
+        "incident_at": started,
+        "recovery_at": None,
+        "monitors": [],
+    }
+    data = QueryDict(mutable=True)
+    data.update(
+        {
+            "submission_key": "0b8a0c39-8b1a-4c55-9a43-4b3c0f6f9c11",
+            "impact": "major_outage",
+            "title": "Checkout down",
+            "timezone": "UTC",
+            "incident_at": wall_clock(started),
+            "base": encode_base(base),
+        }
+    )
+    for name, value in typed.items():
+        data[name] = value
+    return IncidentEditForm(data, project=project)
+
+
+def test_the_edit_form_refuses_a_time_moved_too_far_ahead(shop):
+    form = edit_form(
+        shop,
+        datetime(2026, 3, 1, 10, 0, 42, tzinfo=UTC),
+        incident_at=wall_clock(datetime.now(UTC) + timedelta(days=1)),
+    )
+    assert not form.is_valid()
+    assert "Phare accepts times at most 9 minutes ahead" in form.errors["incident_at"][0]
+    recovery = edit_form(
+        shop,
+        datetime(2026, 3, 1, 10, 0, 42, tzinfo=UTC),
+        recovery_at=wall_clock(datetime.now(UTC) + timedelta(hours=1)),
+    )
+    assert not recovery.is_valid()
+    assert "at most 9 minutes ahead" in recovery.errors["recovery_at"][0]
+
+
+def test_the_edit_form_keeps_a_time_already_in_phare_even_ahead_of_the_limit(shop):
+    # Set in Phare itself; the person changes only the title, so the time is not sent.
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1, seconds=17)
+    form = edit_form(shop, ahead, title="Checkout down in eu-west")
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["incident_at"] == ahead
+
+
+def test_the_edit_form_may_empty_the_start(shop):
+    form = edit_form(
+        shop,
+        datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+        incident_at="",
+        recovery_at="2026-03-01T11:00",
+    )
+    assert form.is_valid(), form.errors  # sent as null: not "now", so no question

@@ -343,12 +343,15 @@ def test_a_refresh_holding_the_lease_is_not_started_twice(project, sandbox):
     assert incident_copy.incident_list_refresh_if_stale(project) is False  # fresh now
 
 
-def test_a_failed_list_refresh_is_recorded_and_releases_the_lease(project, sandbox):
+def test_a_failed_list_refresh_is_recorded_and_pauses_before_the_next(project, sandbox, settings):
+    settings.INCIDENT_REFRESH_SECONDS = 30
     sandbox.state.add_fault(route="list_incidents", status=503)
     assert incident_copy.incident_list_refresh_if_stale(project) is True
     project.refresh_from_db()
     assert "503" in project.incidents_refresh_error
-    assert project.incidents_lease_until is None
+    # The lease stays as a pause: the next poll does not try again at once.
+    assert project.incidents_lease_until > timezone.now() + timedelta(seconds=20)
+    assert incident_copy.incident_list_refresh_if_stale(project) is False
 
 
 def test_an_incident_page_refreshes_only_when_stale_and_not_leased(project, sandbox, settings):

@@ -1,9 +1,13 @@
-"""The console's copy of Phare's monitors: paging, background refresh, failures, budget."""
+"""The console's copy of Phare's monitors: paging, background refresh, failures, budget,
+and the cooldown of Refresh monitors."""
 
+import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents import ratelimit, services
 from incidents.models import SYNC_LEASE, PhareProject
@@ -197,3 +201,81 @@ def test_a_429_the_budget_cannot_record_pauses_the_sync_itself(
     monitors = PhareClient(big_project).list_monitors(on_progress=messages.append)
     assert len(monitors) == 250 and list_calls(big_sandbox) == 4
     assert any("pausing 1 s" in message for message in messages)  # Retry-After 0, plus 1 s
+
+
+def press_refresh(client, project):
+    url = reverse("incidents:monitor_sync_start", kwargs={"slug": project.slug})
+    return client.post(url, **HTMX)
+
+
+def test_refresh_monitors_waits_out_the_projects_cooldown_whoever_presses(
+    project, sandbox, client_for, project_admin
+):
+    calls = list_calls(sandbox)
+    first = press_refresh(client_for("responder"), project)
+    assert list_calls(sandbox) == calls + 1
+    assert "refresh again" not in first.content.decode()
+    again = press_refresh(client_for("project_admin"), project)  # dave, someone else
+    html = again.content.decode()
+    assert again.status_code == 200 and list_calls(sandbox) == calls + 1
+    assert "you can refresh again" in html and "from now" in html
+    assert "Refresh monitors</button>" in html  # the status line keeps its button
+    project.refresh_from_db()
+    assert not project.monitors_syncing  # the refused refresh let go of the lease
+
+
+def test_one_person_cannot_spend_the_organizations_reads_project_after_project(
+    project, sandbox, alice, client_for, project_admin
+):
+    second, _ = services.project_provision(name="Second", token=SANDBOX_TOKEN)
+    make_member(alice, second)
+    make_member(project_admin, second)
+    PhareProject.objects.filter(pk__in=[project.pk, second.pk]).update(organization="acme")
+    project.refresh_from_db()
+    second.refresh_from_db()
+    calls = list_calls(sandbox)
+    press_refresh(client_for("responder"), project)
+    refused = press_refresh(client_for("responder"), second)  # alice again, same organization
+    assert "you can refresh again" in refused.content.decode()
+    assert list_calls(sandbox) == calls + 1
+    allowed = press_refresh(client_for("project_admin"), second)  # dave has his own cooldown
+    assert "you can refresh again" not in allowed.content.decode()
+    assert list_calls(sandbox) == calls + 2
+
+
+def test_the_form_reload_without_javascript_has_the_same_cooldown(alice_client, project, sandbox):
+    url = reverse("incidents:incident_form_reload", kwargs={"slug": project.slug})
+    calls = list_calls(sandbox)
+    for _ in range(3):
+        response = alice_client.post(url, {"title": "Kept", "refresh_monitors": "1"})
+        assert response.status_code == 200
+    assert list_calls(sandbox) == calls + 1
+
+
+def test_refreshes_of_a_stale_copy_neither_wait_for_nor_start_a_cooldown(
+    alice_client, project, sandbox, settings
+):
+    stale = timezone.now() - timedelta(seconds=settings.MONITOR_SYNC_TTL + 1)
+    calls = list_calls(sandbox)
+    PhareProject.objects.filter(pk=project.pk).update(monitors_synced_at=stale)
+    alice_client.get(project.get_absolute_url())  # the form opens on a stale copy
+    assert list_calls(sandbox) == calls + 1
+    assert "refresh again" not in press_refresh(alice_client, project).content.decode()
+    assert list_calls(sandbox) == calls + 2
+    PhareProject.objects.filter(pk=project.pk).update(monitors_synced_at=stale)
+    alice_client.get(project.get_absolute_url())  # cooling down, but the copy is stale
+    assert list_calls(sandbox) == calls + 3
+
+
+def test_the_cooldown_ends_and_zero_turns_it_off(alice_client, project, sandbox, settings):
+    settings.MONITOR_REFRESH_COOLDOWN_SECONDS = 1
+    calls = list_calls(sandbox)
+    press_refresh(alice_client, project)
+    assert "you can refresh again" in press_refresh(alice_client, project).content.decode()
+    time.sleep(1.1)
+    press_refresh(alice_client, project)
+    assert list_calls(sandbox) == calls + 2
+    settings.MONITOR_REFRESH_COOLDOWN_SECONDS = 0
+    for _ in range(2):
+        press_refresh(alice_client, project)
+    assert list_calls(sandbox) == calls + 4

@@ -1,13 +1,15 @@
 """The shared budget of calls to Phare: reads leave room for writes, 429s pause everyone,
-and two processes never overspend it together."""
+two processes never overspend it together, keys of any length fit, and cooldowns."""
 
 import multiprocessing
 import os
+import time
 
 import pytest
 from django.db import connection
 
 from incidents import ratelimit
+from incidents.models import RateLimitBucket
 from incidents.ratelimit import CallKind, DatabaseRateBudget, RedisRateBudget
 from tests.ratelimit_worker import spend
 
@@ -78,3 +80,55 @@ def test_processes_share_one_budget(budget, processes):
         assert worker.exitcode == 0
     # Reads and writes mixed: never more than the whole limit, however the race goes.
     assert sum(granted) == LIMIT, granted
+
+
+# An organization's name may have 100 characters; "org:" comes on top.
+LONG_KEY = "org:" + "n" * 100
+LONG_KEY_TOO = "org:" + "n" * 99 + "m"  # the same first 100 characters
+
+
+def test_a_key_longer_than_the_column_gets_its_own_budget(budget):
+    assert [budget.try_acquire(LONG_KEY, CallKind.READ) for _ in range(3)] == [0, 0, 0]
+    assert budget.try_acquire(LONG_KEY, CallKind.READ) > 55
+    assert budget.try_acquire(LONG_KEY_TOO, CallKind.READ) == 0  # not cut to the same key
+    budget.block(LONG_KEY, 30)
+    assert 28 < budget.try_acquire(LONG_KEY, CallKind.WRITE) <= 30
+    max_length = RateLimitBucket._meta.get_field("key").max_length
+    stored = RateLimitBucket.objects.values_list("key", flat=True)
+    assert all(len(key) <= max_length for key in stored)
+
+
+def test_the_database_and_redis_derive_long_keys_alike():
+    stored = ratelimit.stored_key(LONG_KEY)
+    assert stored.startswith("sha256:") and len(stored) <= 100
+    assert ratelimit.stored_key(LONG_KEY_TOO) != stored
+    assert ratelimit.stored_key("org:acme") == "org:acme"  # short keys are kept as they are
+    assert RedisRateBudget._keys(LONG_KEY) == [
+        f"phare-console:rate:{stored}:calls",
+        f"phare-console:rate:{stored}:blocked",
+    ]
+
+
+def test_a_project_of_an_organization_with_a_100_character_name_may_call(project, sandbox):
+    project.organization = "o" * 100
+    project.save(update_fields=["organization"])
+    ratelimit.acquire(project.rate_limit_key, CallKind.READ, max_wait=0)
+    assert ratelimit.budget().try_acquire(project.rate_limit_key, CallKind.READ) == 0
+    assert not RateLimitBucket.objects.filter(key__startswith="org:").exists()  # the digest
+
+
+def test_a_cooldown_refuses_until_it_ends_and_changes_nothing_when_refused(budget):
+    assert budget.claim_cooldown(["cool:a", "cool:b"], 30) == 0
+    assert 28 < budget.claim_cooldown(["cool:a"], 30) <= 30
+    assert 28 < budget.claim_cooldown(["cool:c", "cool:b"], 30) <= 30  # any key refuses...
+    assert budget.claim_cooldown(["cool:c"], 30) == 0  # ...and the refusal claimed none
+    assert budget.claim_cooldown([LONG_KEY], 30) == 0
+    assert budget.claim_cooldown([LONG_KEY], 30) > 28
+    assert budget.try_acquire("cool:other", CallKind.READ) == 0  # budgets are not touched
+
+
+def test_a_cooldown_ends(budget):
+    assert budget.claim_cooldown(["cool:short"], 0.2) == 0
+    assert budget.claim_cooldown(["cool:short"], 0.2) > 0
+    time.sleep(0.3)
+    assert budget.claim_cooldown(["cool:short"], 0.2) == 0

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -107,11 +108,15 @@ def test_plain_post_creates_and_redirects_to_the_result(alice_client, project, s
     assert response["Location"] == f"{project.get_absolute_url()}?created={attempt.pk}"
     page = alice_client.get(response["Location"]).content.decode()
     assert "Incident DEMO-1 created" in page
+    # The start left empty is sent as the console's "now" (issue 12).
+    sent_start = datetime.fromisoformat(sandbox.state.create_requests[0]["incident_at"])
+    assert abs(sent_start - attempt.created_at) < timedelta(seconds=5)
     assert sandbox.state.create_requests == [
         {
             "impact": "major_outage",
             "title": "Checkout down",
             "exclude_from_downtime": False,
+            "incident_at": sandbox.state.create_requests[0]["incident_at"],
             "monitors": [1, 2],
         }
     ]

@@ -34,16 +34,15 @@ from incidents.phare.schemas import (
     MonitorSummary,
     parse_incident,
     parse_incident_update,
-    parse_listed_incident,
     parse_monitor,
 )
-from incidents.phare.transport import PhareTransport, error_for, json_body, with_query_param
+from incidents.phare.transport import PhareTransport, error_for, json_body
 
-MONITORS_PER_PAGE = 100  # Phare's maximum per_page
 MAX_PAGES = 1000  # a guard against a `links.next` that never ends
 SYNC_PAGE_MAX_WAIT = 180.0  # a sync may pause this long for the rate budget between pages
 CREATE_ATTEMPTS = 2  # a create refused with 429 is sent once more, after a short Retry-After
-RECONCILE_PAGES = 5  # pages of recent incidents read when looking for an unanswered create
+RECENT_PAGES = 5  # pages of incidents read for the duplicate check's copy
+RECONCILE_PAGES = 20  # pages of incidents read at most when looking for an unanswered create
 CHECK_ACCESS_MAX_WAIT = 2.0  # a connection check waits this long at most for the rate budget
 PER_PAGE = 100  # Phare's maximum per_page
 REFRESH_MAX_WAIT = 10.0  # a read of one incident or page waits this long at most for the budget
@@ -90,27 +89,56 @@ class PhareClient:
         )
 
     def list_incidents(self, *, since: datetime) -> list[Incident]:
-        """The project's incidents created since `since`, newest first as Phare lists them, at
-        most RECONCILE_PAGES pages. Items that do not describe an incident are skipped."""
+        """The project's incidents created since `since` (or without a creation time) among the
+        first RECENT_PAGES pages of GET /uptime/incidents: a hint, for the duplicate check. No
+        order is documented, so with more pages than that the oldest or newest may be missing.
+        An item or page that cannot be read is a PhareBadResponse."""
+        return self._incidents_since(since, monitor_ids=(), max_pages=RECENT_PAGES, every=False)
+
+    def incidents_created_since(
+        self, *, since: datetime, monitor_ids: Sequence[int] = ()
+    ) -> list[Incident]:
+        """Every incident of the project created since `since` (or without a creation time),
+        only those of `monitor_ids` when given (Phare's `monitor_id` filter narrows the pages to
+        read; the caller still compares the monitors, should Phare ignore it). No order is
+        documented, so every page is read; more than RECONCILE_PAGES pages, an item or a page
+        that cannot be read, is a PhareBadResponse: an incident is never missed silently."""
+        return self._incidents_since(
+            since, monitor_ids=monitor_ids, max_pages=RECONCILE_PAGES, every=True
+        )
+
+    def _incidents_since(
+        self, since: datetime, *, monitor_ids: Sequence[int], max_pages: int, every: bool
+    ) -> list[Incident]:
         found: list[Incident] = []
-        url = f"{self._transport.api_url()}/uptime/incidents?per_page={MONITORS_PER_PAGE}"
-        for _ in range(RECONCILE_PAGES):
+        seen: set[int] = set()
+        for page in range(1, max_pages + 1):
+            query = [("per_page", PER_PAGE), ("page", page)]
+            query += [("monitor_id", monitor_id) for monitor_id in monitor_ids]
             response = self._transport.read_page(
-                url, max_wait=CHECK_ACCESS_MAX_WAIT, on_wait=_ignore
+                f"/uptime/incidents?{urlencode(query)}",
+                max_wait=CHECK_ACCESS_MAX_WAIT,
+                on_wait=_ignore,
             )
-            body = json_body(response, write=False)
-            items = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(items, list):
-                raise PhareBadResponse("Phare's incident list did not have the expected shape.")
-            page = [incident for item in items if (incident := parse_listed_incident(item))]
-            found.extend(i for i in page if i.created_at is None or i.created_at >= since)
-            older = [i for i in page if i.created_at is not None and i.created_at < since]
-            next_url = (body.get("links") or {}).get("next")
-            if older or not next_url or not items:
-                break
-            self._transport.check_same_origin(next_url)
-            url = next_url
-        return found
+            items, has_next = _page_of(json_body(response, write=False), "incident list", page)
+            # An incident seen on an earlier page (the list shifted while read) counts once.
+            new = [incident for incident in _incidents_in(items) if incident.id not in seen]
+            seen.update(incident.id for incident in new)
+            found.extend(i for i in new if i.created_at is None or i.created_at >= since)
+            if not has_next:
+                return found
+            if not new:
+                raise PhareBadResponse(
+                    f"Phare's incident list gave the same page again (page {page} listed no new "
+                    "incident) and said more pages follow."
+                )
+        if not every:
+            return found
+        raise PhareBadResponse(
+            f"Phare lists more than {max_pages * PER_PAGE} incidents to look through (in no "
+            "documented order, so each would have to be read). Check Phare's incident list: if "
+            "the incident is not there, reload the form and create it again."
+        )
 
     def list_incidents_page(self, page: int, *, monitor_ids: Sequence[int] = ()) -> IncidentPage:
         """One page of GET /uptime/incidents, 100 a page, newest first as Phare lists them,
@@ -119,18 +147,8 @@ class PhareClient:
         query = [("per_page", PER_PAGE), ("page", page)]
         query += [("monitor_id", monitor_id) for monitor_id in monitor_ids]
         body = self._read(f"/uptime/incidents?{urlencode(query)}")
-        items, has_next = _page_of(body, "incident list")
-        incidents = []
-        for item in items:
-            try:
-                incidents.append(parse_incident(item, write=False, status=200))
-            except PhareBadResponse:
-                raise PhareBadResponse(
-                    "Phare's incident list held an item that does not describe an incident.",
-                    status=200,
-                    body=item,
-                ) from None
-        return IncidentPage(items=incidents, has_next=has_next)
+        items, has_next = _page_of(body, "incident list", page)
+        return IncidentPage(items=_incidents_in(items), has_next=has_next)
 
     def get_incident(self, incident_id: int) -> Incident:
         """GET /uptime/incidents/{id}; PhareNotFound when it was deleted in Phare."""
@@ -185,7 +203,7 @@ class PhareClient:
             body = self._read(
                 f"/uptime/incidents/{int(incident_id)}/updates?{query}", not_found=INCIDENT_GONE
             )
-            items, has_next = _page_of(body, "list of incident updates")
+            items, has_next = _page_of(body, "list of incident updates", page)
             for item in items:
                 try:
                     updates.append(parse_incident_update(item, write=False, status=200))
@@ -233,14 +251,16 @@ class PhareClient:
         max_wait: float = SYNC_PAGE_MAX_WAIT,
         on_progress: Callable[[str], None] | None = None,
     ) -> list[MonitorSummary]:
-        """Every monitor of the project: GET /uptime/monitors, following `links.next`
-        (Phare gives no total count) at the maximum page size. Pauses between pages when the
-        rate budget runs low, and reads a page again after a 429. `on_progress` hears a
-        sentence for people after each page and before each pause."""
+        """Every monitor of the project: GET /uptime/monitors at the maximum page size, page
+        by page while `links.next` is set (Phare gives no total count). The link itself is not
+        followed (it may be relative, or name the host behind a proxy), so the token only goes
+        to PHARE_API_URL. Pauses between pages when the rate budget runs low, and reads a page
+        again after a 429. `on_progress` hears a sentence for people after each page and before
+        each pause."""
         monitors: list[MonitorSummary] = []
-        url = f"{self._transport.api_url()}/uptime/monitors?per_page={MONITORS_PER_PAGE}"
+        seen: set[int] = set()
         report = on_progress or (lambda message: None)
-        for page in range(MAX_PAGES):
+        for page in range(1, MAX_PAGES + 1):
             read = f"{len(monitors)} monitors read"
 
             def on_wait(seconds: float, read: str = read) -> None:
@@ -249,24 +269,23 @@ class PhareClient:
                     "100 calls a minute"
                 )
 
-            response = self._transport.read_page(url, max_wait=max_wait, on_wait=on_wait)
-            body = json_body(response, write=False)
-            try:
-                monitors.extend(parse_monitor(item) for item in body["data"])
-                report(f"{len(monitors)} monitors read ({page + 1} pages)")
-                next_url = body.get("links", {}).get("next")
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise PhareBadResponse(
-                    "Phare's monitor list did not have the expected shape.",
-                    status=response.status_code,
-                ) from None
-            if not next_url:
+            query = urlencode([("per_page", PER_PAGE), ("page", page)])
+            response = self._transport.read_page(
+                f"/uptime/monitors?{query}", max_wait=max_wait, on_wait=on_wait
+            )
+            items, has_next = _page_of(json_body(response, write=False), "monitor list", page)
+            # A monitor seen on an earlier page (the list shifted while read) counts once.
+            new = [monitor for monitor in map(parse_monitor, items) if monitor.id not in seen]
+            seen.update(monitor.id for monitor in new)
+            monitors.extend(new)
+            report(f"{len(monitors)} monitors read ({page} pages)")
+            if not has_next:
                 return monitors
-            if next_url == response.request.url:
-                raise PhareBadResponse("Phare's monitor list pointed to the same page again.")
-            self._transport.check_same_origin(next_url)
-            # Laravel's paginator may drop extra parameters from its links: keep 100 a page.
-            url = with_query_param(next_url, "per_page", MONITORS_PER_PAGE)
+            if not new:
+                raise PhareBadResponse(
+                    f"Phare's monitor list gave the same page again (page {page} listed no new "
+                    "monitor) and said more pages follow."
+                )
         raise PhareBadResponse(f"Phare's monitor list did not end after {MAX_PAGES} pages.")
 
 
@@ -274,10 +293,38 @@ def _ignore(*args: Any) -> None:
     pass
 
 
-def _page_of(body: Any, what: str) -> tuple[list[Any], bool]:
-    """The items of one page of a Phare list, and whether `links.next` names another page."""
+def _page_of(body: Any, what: str, page: int) -> tuple[list[Any], bool]:
+    """The items of page `page` of a Phare list, and whether another page follows: `links.next`
+    holds an address (null or absent: the last page). Anything else, or a page that says it is
+    another one (`meta.current_page`), is a PhareBadResponse."""
     items = body.get("data") if isinstance(body, dict) else None
     links = body.get("links") if isinstance(body, dict) else None
+    meta = body.get("meta") if isinstance(body, dict) else None
     if not isinstance(items, list) or not isinstance(links, dict | None):
         raise PhareBadResponse(f"Phare's {what} did not have the expected shape.", body=body)
-    return items, bool((links or {}).get("next"))
+    next_link = (links or {}).get("next")
+    if next_link is not None and not (isinstance(next_link, str) and next_link):
+        raise PhareBadResponse(
+            f"Phare's {what} did not have the expected shape (links.next).", body=body
+        )
+    current = meta.get("current_page") if isinstance(meta, dict) else None
+    if type(current) is int and current != page:
+        raise PhareBadResponse(
+            f"Phare answered page {current} of its {what} when asked for page {page}.", body=body
+        )
+    return items, next_link is not None
+
+
+def _incidents_in(items: list[Any]) -> list[Incident]:
+    """The incidents of one page; an item that does not describe one is a PhareBadResponse."""
+    incidents = []
+    for item in items:
+        try:
+            incidents.append(parse_incident(item, write=False, status=200))
+        except PhareBadResponse:
+            raise PhareBadResponse(
+                "Phare's incident list held an item that does not describe an incident.",
+                status=200,
+                body=item,
+            ) from None
+    return incidents

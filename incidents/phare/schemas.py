@@ -163,9 +163,67 @@ def _iso_utc(moment: datetime) -> str:
 
 
 def _parse_time(value: Any) -> datetime | None:
+    """A time from Phare, in UTC; None when absent or unreadable. A time without a zone (a
+    Laravel model without date casts answers "2026-11-28 10:00:00") is read as UTC."""
     if not value or not isinstance(value, str):
         return None
-    return parse_datetime(value)
+    try:
+        moment = parse_datetime(value)
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+MAX_ID = 2**63 - 1  # Phare's ids are stored in signed 64-bit columns (ours too)
+SLUG_MAX = 100  # the console's columns for Phare's slug (IncidentAttempt, AuditEntry, copy)
+
+
+def _id(value: Any) -> int:
+    """A Phare id: a positive 64-bit integer, as a JSON number or a string of ASCII digits.
+    Anything else (a boolean, a float such as 1e400, 2**64, "١٢") raises ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+    else:
+        raise ValueError("not an id")
+    if not 1 <= number <= MAX_ID:
+        raise ValueError("id out of range")
+    return number
+
+
+def _ids(value: Any) -> list[int]:
+    """A list of ids; None or absent is an empty list, anything but a list is not one."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("not a list of ids")
+    return [_id(item) for item in value]
+
+
+def _required_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+def _optional_text(value: Any, limit: int | None = None) -> str:
+    """A text Phare may leave out: anything but a string reads as empty."""
+    text = value if isinstance(value, str) else ""
+    return text[:limit] if limit is not None else text
+
+
+def _scalar_text(value: Any) -> str:
+    """A URL, host or port as text: a string or a number; anything else reads as empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
 
 
 def parse_incident(
@@ -175,23 +233,27 @@ def parse_incident(
     instead of the `monitors` list: both are read. A body that does not describe an incident is
     a PhareBadResponse, or after a write a PhareOutcomeUnknown worded by `write_kind`."""
     try:
-        monitors = body.get("monitors")
+        if not isinstance(body, dict):
+            raise TypeError("not an object")
         if "monitors" not in body and body.get("uptime_monitor_id"):
-            monitors = [body["uptime_monitor_id"]]
-        impact = body["impact"]
+            monitors = [_id(body["uptime_monitor_id"])]
+        else:
+            monitors = _ids(body.get("monitors"))
+        impact = _required_text(body["impact"])
+        title = body["title"]
         return Incident(
-            id=int(body["id"]),
-            slug=str(body.get("slug") or ""),
-            title=str(body["title"]),
+            id=_id(body["id"]),
+            slug=_optional_text(body.get("slug"), SLUG_MAX),
+            title="" if title is None else _required_text(title),
             impact=IMPACT_SPELLINGS.get(impact, impact),
-            status=str(body.get("status") or ""),
-            state=str(body.get("state") or ""),
-            monitors=[int(monitor) for monitor in monitors or []],
+            status=_optional_text(body.get("status")),
+            state=_optional_text(body.get("state")),
+            monitors=monitors,
             incident_at=_parse_time(body.get("incident_at")),
             recovery_at=_parse_time(body.get("recovery_at")),
             created_at=_parse_time(body.get("created_at")),
-            type=str(body.get("type") or ""),
-            description=str(body.get("description") or ""),
+            type=_optional_text(body.get("type")),
+            description=_optional_text(body.get("description")),
             exclude_from_downtime=body.get("exclude_from_downtime") is True,
             updated_at=_parse_time(body.get("updated_at")),
             raw=body,
@@ -212,23 +274,23 @@ def parse_incident_update(
     """An incident update from Phare's answer; `id`, `state` and `content` are required. A body
     that does not describe one is a PhareBadResponse, or after a write a PhareOutcomeUnknown."""
     try:
-        state, content = body["state"], body["content"]
-        if not isinstance(state, str) or not isinstance(content, str):
-            raise TypeError("state and content must be strings")
+        if not isinstance(body, dict):
+            raise TypeError("not an object")
+        state, content = _required_text(body["state"]), _required_text(body["content"])
         incident_id = body.get("incident_id")
         creator = body.get("creator")
         if not isinstance(creator, dict):
             creator = {}
         return IncidentUpdate(
-            id=int(body["id"]),
-            incident_id=int(incident_id) if incident_id is not None else None,
+            id=_id(body["id"]),
+            incident_id=_id(incident_id) if incident_id is not None else None,
             state=state,
             content=content,
             published_at=_parse_time(body.get("published_at")),
             created_at=_parse_time(body.get("created_at")),
             updated_at=_parse_time(body.get("updated_at")),
-            creator_type=_text_or_empty(creator.get("type")),
-            creator_label=_text_or_empty(creator.get("label")),
+            creator_type=_optional_text(creator.get("type")),
+            creator_label=_optional_text(creator.get("label")),
             raw=body,
         )
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -241,33 +303,35 @@ def parse_incident_update(
         ) from None
 
 
-def _text_or_empty(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def parse_listed_incident(item: Any) -> Incident | None:
-    """An incident from Phare's list, or None when the item does not describe one."""
+def parse_monitor(item: Any) -> MonitorSummary:
+    """A monitor from Phare's list; an item that does not describe one is a PhareBadResponse.
+    Texts are clipped to the console's columns."""
     try:
-        return parse_incident(item, write=False, status=200)
-    except PhareBadResponse:
-        return None
-
-
-def parse_monitor(item: dict[str, Any]) -> MonitorSummary:
-    request = item.get("request") or {}
-    if item.get("protocol") == "tcp" or "host" in request:
-        target = f"{request.get('host', '')}:{request.get('port', '')}".strip(":")
-    else:
-        target = str(request.get("url") or "")
-    return MonitorSummary(
-        id=int(item["id"]),
-        name=str(item["name"]),
-        status=str(item.get("status") or ""),
-        paused=bool(item.get("paused")),
-        protocol=str(item.get("protocol") or ""),
-        target=target,
-        last_checked_at=_parse_time(item.get("last_checked_at")),
-    )
+        if not isinstance(item, dict):
+            raise TypeError("not an object")
+        request = item.get("request")
+        if not isinstance(request, dict):
+            request = {}
+        if item.get("protocol") == "tcp" or "host" in request:
+            host, port = _scalar_text(request.get("host")), _scalar_text(request.get("port"))
+            target = f"{host}:{port}".strip(":")
+        else:
+            target = _scalar_text(request.get("url"))
+        return MonitorSummary(
+            id=_id(item["id"]),
+            name=_required_text(item["name"])[:255],
+            status=_optional_text(item.get("status"), 20),
+            paused=item.get("paused") is True,
+            protocol=_optional_text(item.get("protocol"), 10),
+            target=target[:2048],
+            last_checked_at=_parse_time(item.get("last_checked_at")),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise PhareBadResponse(
+            "Phare's monitor list held an item that does not describe a monitor.",
+            status=200,
+            body=item,
+        ) from None
 
 
 def same_value(first: Any, second: Any) -> bool:

@@ -55,7 +55,7 @@ class PhareTransport:
     def send(
         self,
         method: str,
-        url: str,
+        path: str,
         *,
         json: Any = None,
         write: bool = False,
@@ -63,9 +63,11 @@ class PhareTransport:
         max_wait: float | None = None,
         on_wait: Callable[[float], None] | None = None,
     ) -> httpx.Response:
-        """One request. `write_kind` words the unknown outcome of a write (`write=True`)."""
-        if url.startswith("/"):
-            url = self.api_url() + url
+        """One request to `path` on PHARE_API_URL (never another host: the token goes there
+        only). `write_kind` words the unknown outcome of a write (`write=True`)."""
+        if not path.startswith("/"):
+            raise ValueError("Phare is called by path, on PHARE_API_URL only.")
+        url = self.api_url() + path
         headers = self._headers()
         if max_wait is None:
             max_wait = settings.PHARE_WRITE_MAX_WAIT
@@ -136,7 +138,7 @@ class PhareTransport:
 
     def read_page(
         self,
-        url: str,
+        path: str,
         *,
         max_wait: float,
         on_wait: Callable[[float], None],
@@ -145,7 +147,7 @@ class PhareTransport:
         """A GET answered 200, read again after a 429 (PAGE_ATTEMPTS in all); any other answer
         is raised as its PhareError, a 404 with `not_found` as its message when given."""
         for attempt in range(1, PAGE_ATTEMPTS + 1):
-            response = self.send("GET", url, max_wait=max_wait, on_wait=on_wait)
+            response = self.send("GET", path, max_wait=max_wait, on_wait=on_wait)
             if response.status_code == 200:
                 return response
             error = error_for(response, write=False, not_found=not_found)
@@ -162,12 +164,6 @@ class PhareTransport:
     def api_url(self) -> str:
         return settings.PHARE_API_URL
 
-    def check_same_origin(self, url: str) -> None:
-        # The token must only ever be sent to the configured API.
-        expected, actual = urlsplit(self.api_url()), urlsplit(url)
-        if (expected.scheme, expected.netloc) != (actual.scheme, actual.netloc):
-            raise PhareBadResponse("Phare's pagination link pointed to another host.")
-
     @sensitive_variables()
     def _headers(self) -> dict[str, str]:
         try:
@@ -175,11 +171,15 @@ class PhareTransport:
         except credentials.CredentialError as error:
             raise PhareAuthError(str(error)) from None
         headers = {"Authorization": f"Bearer {token}"}
-        if self.project.organization_key:
+        # A key may be organization-scoped without the box ticked: its prefix says so.
+        if self.project.organization_key or credentials.is_organization_token(token):
             if self.project.phare_project_id:
                 headers["X-Phare-Project-Id"] = str(self.project.phare_project_id)
             elif self.project.phare_project_slug:
                 headers["X-Phare-Project-Slug"] = self.project.phare_project_slug
+            else:
+                # Phare would not know which project is meant: nothing is sent.
+                raise PhareAuthError(credentials.ORGANIZATION_KEY_NEEDS_PROJECT)
         return headers
 
     def _wait_for_budget(
@@ -247,7 +247,7 @@ def json_body(
 ) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         if write and response.is_success:
             raise PhareOutcomeUnknown(
                 f"Phare answered {response.status_code} but its body was not readable JSON. "
@@ -275,7 +275,7 @@ def error_for(
     status = response.status_code
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = response.text[:2000]
     if status == 401:
         return PhareAuthError(
@@ -333,8 +333,3 @@ def _retry_after(value: str | None) -> int | None:
         return max(0, int(value)) if value is not None else None
     except ValueError:
         return None
-
-
-def with_query_param(url: str, name: str, value: Any) -> str:
-    """`url` with its query parameter `name` set to `value`."""
-    return str(httpx.URL(url).copy_set_param(name, value))

@@ -18,17 +18,23 @@ from incidents.services.incidents import (
     incident_recover,
     incident_update_create,
 )
+from incidents.services.memberships import membership_remove, membership_set
 from incidents.services.monitors import (
+    RefreshRequested,
     SyncResult,
+    monitor_refresh,
     monitor_sync,
     monitor_sync_if_stale,
     monitor_sync_start,
 )
 from incidents.services.projects import (
     COMMAND_LINE_ACTOR,
+    PROJECT_SETTINGS,
     ConnectionCheck,
+    project_change,
     project_clear_token,
     project_connection_check,
+    project_create,
     project_provision,
     project_set_token,
 )
@@ -50,10 +56,17 @@ __all__ = [
     "incident_edit",
     "incident_recover",
     "incident_update_create",
+    "RefreshRequested",
+    "monitor_refresh",
     "monitor_sync",
     "monitor_sync_if_stale",
     "monitor_sync_start",
+    "membership_remove",
+    "membership_set",
+    "PROJECT_SETTINGS",
+    "project_change",
     "project_clear_token",
+    "project_create",
     "project_provision",
     "project_set_token",
     "attempt_reconcile",

@@ -127,7 +127,9 @@ def write_once(
             )
             audit(attempt, ACTIONS[write.kind].started, AuditEntry.Outcome.PENDING)
     except IntegrityError:
-        attempt = earlier_attempt(submission_key, project, kind=write.kind)
+        attempt = earlier_attempt(
+            submission_key, project, kind=write.kind, incident_id=write.incident_id
+        )
         previous = claim_retry(attempt, actor=actor)
         if previous is None:
             raise SubmissionAlreadyHandled(wait_while_sending(attempt)) from None
@@ -140,9 +142,18 @@ def write_once(
         if found is not None:
             _after_done(attempt, found, write)
             return attempt
-        attempt.payload = write.body
-        attempt.sends += 1
-        attempt.save(update_fields=["payload", "sends", "actor", "updated_at"])
+        # Fenced on the count of sends: a second request that took the attempt over meanwhile
+        # (this one's look-up outlasted the "abandoned" delay) sends nothing.
+        resent = IncidentAttempt.objects.filter(pk=attempt.pk, sends=attempt.sends).update(
+            payload=write.body,
+            sends=attempt.sends + 1,
+            actor=attempt.actor,
+            updated_at=timezone.now(),
+        )
+        if not resent:
+            attempt.refresh_from_db()
+            raise SubmissionAlreadyHandled(wait_while_sending(attempt)) from None
+        attempt.refresh_from_db()
         audit(attempt, ACTIONS[write.kind].started, AuditEntry.Outcome.PENDING)
     return _send(attempt, write)
 
@@ -194,11 +205,19 @@ def _after_done(attempt: IncidentAttempt, answer: Answer, write: Write) -> None:
 
 
 def earlier_attempt(
-    submission_key: uuid.UUID, project: PhareProject, *, kind: IncidentAttempt.Kind
+    submission_key: uuid.UUID,
+    project: PhareProject,
+    *,
+    kind: IncidentAttempt.Kind,
+    incident_id: int | None = None,
 ) -> IncidentAttempt:
     attempt = IncidentAttempt.objects.select_related("project").get(submission_key=submission_key)
-    if attempt.project_id != project.pk or attempt.kind != kind:
-        raise PermissionDenied("That submission belongs to another project or action.")
+    if (
+        attempt.project_id != project.pk
+        or attempt.kind != kind
+        or (incident_id is not None and attempt.phare_incident_id != incident_id)
+    ):
+        raise PermissionDenied("That submission belongs to another project, incident or action.")
     if attempt.state == IncidentAttempt.State.REJECTED:
         # A double submission of a rejected form: show the same errors again.
         answer = attempt.audit_entries.filter(action=ACTIONS[kind].finished).first()
@@ -292,12 +311,24 @@ def reconcile(
 
 
 def created_incident_in_phare(client: PhareClient, attempt: IncidentAttempt) -> Incident | None:
-    """The incident an earlier create of `attempt` made, from Phare's recent incidents."""
+    """The incident an earlier create of `attempt` made, or None when Phare shows none: every
+    incident created since the first try (on the monitors sent, when there were any) is read
+    and compared. When Phare's list cannot be read in full this raises a PhareError, never
+    None, so a create is not sent twice on the strength of a partial read."""
     since = attempt.created_at - RECONCILE_CLOCK_SKEW
-    return next(
-        (i for i in client.list_incidents(since=since) if _same_incident(i, attempt.payload)),
-        None,
+    candidates = client.incidents_created_since(
+        since=since, monitor_ids=_sent_monitors(attempt.payload)
     )
+    return next((i for i in candidates if _same_incident(i, attempt.payload)), None)
+
+
+def _sent_monitors(sent_body: dict) -> list[int]:
+    """The monitor ids a create sent, to narrow Phare's list; none (read every incident) when
+    the body holds anything else."""
+    monitors = sent_body.get("monitors") or []
+    if isinstance(monitors, list) and all(type(item) is int and item > 0 for item in monitors):
+        return monitors
+    return []
 
 
 def _same_incident(incident: Incident, sent_body: dict) -> bool:

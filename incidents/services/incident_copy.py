@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -50,7 +50,10 @@ from incidents.services import background
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # longer than any refresh: one page waits 10 s at most
-ONGOING_CHECKS_PER_REFRESH = 10  # ongoing incidents not on the first page, read one by one
+# Incidents of the copy not on the pages just read (ongoing ones, or any after a complete
+# read), read one by one to confirm them: a few per refresh, to keep within the read budget.
+CHECKS_PER_REFRESH = 3
+REFRESH_COOLDOWN = timedelta(seconds=60)  # between two presses of Refresh (a complete read)
 FULL_READ_MAX_PAGES = 200
 # What "changed in Phare" compares; the timeline's state is followed through its updates.
 TRACKED_FIELDS = (
@@ -89,11 +92,29 @@ class Change:
 
 
 def store_incident(
-    project: PhareProject, incident: Incident, *, outside: bool = True
+    project: PhareProject,
+    incident: Incident,
+    *,
+    outside: bool = True,
+    read_started: datetime | None = None,
 ) -> PhareIncident:
     """Put `incident` as Phare described it into the copy. With `outside`, a difference from
     the copy is a change made outside the console: marked and audited. A write through the
-    console stores its own answer with `outside=False`."""
+    console stores its own answer with `outside=False`.
+
+    A read that started before a write of the console's finished (`read_started`), or that is
+    older than what the copy holds (Phare's `updated_at`), may show the incident as it was
+    before that write: it is dropped, and the next refresh reads it again."""
+    try:
+        return _store_incident(project, incident, outside=outside, read_started=read_started)
+    except IntegrityError:
+        # Another process stored the same new incident first: store over its row.
+        return _store_incident(project, incident, outside=outside, read_started=read_started)
+
+
+def _store_incident(
+    project: PhareProject, incident: Incident, *, outside: bool, read_started: datetime | None
+) -> PhareIncident:
     now = timezone.now()
     with transaction.atomic():
         copy = (
@@ -104,6 +125,8 @@ def store_incident(
         is_new = copy is None
         if copy is None:
             copy = PhareIncident(project=project, phare_id=incident.id)
+        elif outside and _older_than_copy(copy, incident, read_started):
+            return copy
         changes = [] if is_new else _changes(copy, incident)
         if changes and outside:
             changes = _not_made_by_console(copy, changes)
@@ -116,6 +139,27 @@ def store_incident(
     return copy
 
 
+def _older_than_copy(
+    copy: PhareIncident, incident: Incident, read_started: datetime | None
+) -> bool:
+    if (
+        incident.updated_at
+        and copy.phare_updated_at
+        and incident.updated_at < copy.phare_updated_at
+    ):
+        return True
+    return read_started is not None and _console_wrote_since(copy, read_started)
+
+
+def _console_wrote_since(copy: PhareIncident, moment: datetime) -> bool:
+    return IncidentAttempt.objects.filter(
+        project=copy.project,
+        phare_incident_id=copy.phare_id,
+        state=IncidentAttempt.State.DONE,
+        finished_at__gte=moment,
+    ).exists()
+
+
 def store_timeline(
     copy: PhareIncident,
     updates: Iterable[IncidentUpdate],
@@ -124,7 +168,8 @@ def store_timeline(
     outside: bool = True,
 ) -> None:
     """Replace the copy of `copy`'s timeline with Phare's. An update the copy did not have,
-    on a timeline read before, was posted outside the console (unless `outside` is off)."""
+    on a timeline read before, was posted outside the console (unless `outside` is off).
+    Updates posted through the console stay even when the read does not show them yet."""
     now = timezone.now()
     with transaction.atomic():
         known = set(copy.updates.values_list("phare_id", flat=True))
@@ -148,7 +193,7 @@ def store_timeline(
                 new_outside.append(update)
         if new_outside and outside:
             new_outside = _updates_not_posted_by_console(copy, new_outside)
-        copy.updates.exclude(phare_id__in=seen).delete()
+        copy.updates.exclude(phare_id__in=seen).filter(posted_by__isnull=True).delete()
         copy.timeline_read_at = now
         fields = ["timeline_read_at"]
         if new_outside and outside:
@@ -222,11 +267,14 @@ def _changes(copy: PhareIncident, incident: Incident) -> list[Change]:
 # read Phare (a recovery is read back after it is marked done). A refresh that sees what they
 # sent must not report it as made outside the console.
 UNSETTLED = (IncidentAttempt.State.SENDING, IncidentAttempt.State.UNKNOWN)
+# An unknown outcome nobody pressed again for this long no longer hides changes made in Phare.
+UNSETTLED_FOR = timedelta(hours=1)
 ANY_VALUE = object()
 
 
 def _unsettled_writes(copy: PhareIncident, *kinds: IncidentAttempt.Kind) -> QuerySet:
-    not_in_copy = Q(state__in=UNSETTLED) | Q(
+    recent = timezone.now() - UNSETTLED_FOR
+    not_in_copy = Q(state__in=UNSETTLED, created_at__gte=recent) | Q(
         state=IncidentAttempt.State.DONE, finished_at__gte=copy.read_at
     )
     return IncidentAttempt.objects.filter(
@@ -324,34 +372,70 @@ def _audit_outside_change(copy: PhareIncident, changes: list[Change]) -> None:
 # -- refreshing the copy ------------------------------------------------------------------
 
 
-def _claim(rows: QuerySet, field: str) -> datetime | None:
-    """A lease on `field` of the rows: the time it ends, or None when another holds it."""
-    now = timezone.now()
-    until = now + LEASE
-    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
-    return until if rows.filter(free).update(**{field: until}) else None
+@dataclass
+class Lease:
+    """One process at a time refreshes a part of the copy: the lease is a time in a column of
+    its row, taken by a conditional update and valid until then."""
 
+    rows: QuerySet
+    field: str
+    until: datetime
 
-def _release(rows: QuerySet, field: str, until: datetime) -> None:
-    rows.filter(**{field: until}).update(**{field: None})
+    @classmethod
+    def claim(cls, rows: QuerySet, field: str) -> "Lease | None":
+        now = timezone.now()
+        until = now + LEASE
+        free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
+        return cls(rows, field, until) if rows.filter(free).update(**{field: until}) else None
+
+    def renew(self) -> bool:
+        """False when the lease ran out and another process took it."""
+        renewed = timezone.now() + LEASE
+        if not self._mine().update(**{self.field: renewed}):
+            return False
+        self.until = renewed
+        return True
+
+    def release(self) -> None:
+        self._mine().update(**{self.field: None})
+
+    def keep_for(self, seconds: int) -> None:
+        """A pause before the next refresh (after a failure: not every poll tries again)."""
+        pause = timezone.now() + timedelta(seconds=max(seconds, 1))
+        self._mine().update(**{self.field: pause})
+
+    def _mine(self) -> QuerySet:
+        return self.rows.filter(**{self.field: self.until})
 
 
 def incident_refresh(project: PhareProject, phare_id: int) -> PhareIncident | None:
     """Read one incident and its timeline from Phare into the copy, now (raises PhareError).
     None when Phare no longer has it (the copy, if any, is marked deleted)."""
     client = PhareClient(project)
+    read_started = timezone.now()
     try:
         incident = client.get_incident(phare_id)
+        if not _of_project(project, incident):
+            raise PhareNotFound("That incident belongs to another Phare project.")
     except PhareNotFound:
         copy = PhareIncident.objects.filter(project=project, phare_id=phare_id).first()
         if copy is not None:
             mark_deleted(copy)
         return None
-    copy = store_incident(project, incident)
-    store_timeline(
-        copy, client.list_incident_updates(phare_id), console_posted=_console_posted(copy)
-    )
+    copy = store_incident(project, incident, read_started=read_started)
+    updates = client.list_incident_updates(phare_id)
+    if not _console_wrote_since(copy, read_started):
+        store_timeline(copy, updates, console_posted=_console_posted(copy))
     return copy
+
+
+def _of_project(project: PhareProject, incident: Incident) -> bool:
+    """False for an incident Phare says is another project's: with an organization token, a
+    read by id must not reach past the project the console was given."""
+    owner = incident.raw.get("project_id")
+    return not (
+        project.phare_project_id and isinstance(owner, int) and owner != project.phare_project_id
+    )
 
 
 def _console_posted(copy: PhareIncident) -> set[int]:
@@ -361,31 +445,37 @@ def _console_posted(copy: PhareIncident) -> set[int]:
 
 def incident_refresh_if_stale(copy: PhareIncident) -> bool:
     """Refresh the incident in the background when its copy is older than
-    INCIDENT_DETAIL_REFRESH_SECONDS and nobody else is refreshing it; True when started."""
+    INCIDENT_DETAIL_REFRESH_SECONDS and nobody else is refreshing it; True when started. An
+    incident deleted in Phare is read again only every INCIDENT_FULL_READ_SECONDS."""
     now = timezone.now()
-    fresh = timedelta(seconds=settings.INCIDENT_DETAIL_REFRESH_SECONDS)
+    seconds = settings.INCIDENT_DETAIL_REFRESH_SECONDS
+    if copy.deleted_in_phare_at is not None:
+        seconds = settings.INCIDENT_FULL_READ_SECONDS
+        if now - copy.deleted_in_phare_at < timedelta(seconds=seconds):
+            return False
+    fresh = timedelta(seconds=seconds)
     if copy.timeline_read_at is not None and now - min(copy.read_at, copy.timeline_read_at) < fresh:
         return False
-    rows = PhareIncident.objects.filter(pk=copy.pk)
-    until = _claim(rows, "lease_until")
-    if until is None:
+    lease = Lease.claim(PhareIncident.objects.filter(pk=copy.pk), "lease_until")
+    if lease is None:
         return False
     background.run_after_response(
-        f"incident-refresh-{copy.pk}", _refresh_holding_lease, copy.project_id, copy.phare_id, until
+        f"incident-refresh-{copy.pk}", _refresh_holding_lease, copy.project_id, copy.phare_id, lease
     )
     return True
 
 
-def _refresh_holding_lease(project_pk: int, phare_id: int, until: datetime) -> None:
+def _refresh_holding_lease(project_pk: int, phare_id: int, lease: Lease) -> None:
     project = PhareProject.objects.get(pk=project_pk)
     try:
         incident_refresh(project, phare_id)
     except PhareError as error:
         logger.info("incident %s of %s not refreshed: %s", phare_id, project.slug, error.message)
-    finally:
-        _release(
-            PhareIncident.objects.filter(project=project, phare_id=phare_id), "lease_until", until
-        )
+        # Phare unreachable or over budget: the lease stays as a pause before the next try,
+        # so that every poll of every watcher does not try again at once.
+        lease.keep_for(settings.INCIDENT_DETAIL_REFRESH_SECONDS)
+        return
+    lease.release()
 
 
 def incident_list_refresh_if_stale(project: PhareProject) -> bool:
@@ -399,8 +489,12 @@ def incident_list_refresh_if_stale(project: PhareProject) -> bool:
 
 def incident_list_refresh_start(*, actor: User, project: PhareProject) -> bool:
     """Refresh, pressed: every page of the list now, in the background; False when a refresh
-    is already running."""
+    is already running or the whole list was read less than REFRESH_COOLDOWN ago (any member
+    may press it: it must not spend the organization's read budget)."""
     permissions.require(actor, project, Capability.VIEW)
+    read_at = project.incidents_read_at
+    if read_at is not None and timezone.now() - read_at < REFRESH_COOLDOWN:
+        return False
     return _start_list_refresh(project, full=True)
 
 
@@ -409,61 +503,64 @@ def _due(read_at: datetime | None, seconds: int) -> bool:
 
 
 def _start_list_refresh(project: PhareProject, *, full: bool) -> bool:
-    rows = PhareProject.objects.filter(pk=project.pk)
-    until = _claim(rows, "incidents_lease_until")
-    if until is None:
+    lease = Lease.claim(PhareProject.objects.filter(pk=project.pk), "incidents_lease_until")
+    if lease is None:
         return False
     background.run_after_response(
-        f"incident-list-{project.pk}", _list_refresh_holding_lease, project.pk, until, full
+        f"incident-list-{project.pk}", _list_refresh_holding_lease, project.pk, lease, full
     )
     return True
 
 
-def _list_refresh_holding_lease(project_pk: int, until: datetime, full: bool) -> None:
+def _list_refresh_holding_lease(project_pk: int, lease: Lease, full: bool) -> None:
     project = PhareProject.objects.get(pk=project_pk)
-    rows = PhareProject.objects.filter(pk=project_pk)
     try:
-        incident_list_refresh(project, full=full)
+        incident_list_refresh(project, full=full, lease=lease)
     except PhareError as error:
         logger.info("incidents of %s not refreshed: %s", project.slug, error.message)
-        rows.update(incidents_refresh_error=error.message)
-    finally:
-        _release(rows, "incidents_lease_until", until)
+        PhareProject.objects.filter(pk=project_pk).update(incidents_refresh_error=error.message)
+        lease.keep_for(settings.INCIDENT_REFRESH_SECONDS)
+        return
+    lease.release()
 
 
-def incident_list_refresh(project: PhareProject, *, full: bool) -> int:
+def incident_list_refresh(project: PhareProject, *, full: bool, lease: Lease | None = None) -> int:
     """Read the project's incidents into the copy, now: every page with `full`, else the
-    first page and the copy's ongoing incidents it did not show. Returns how many were read."""
+    first page and a few of the copy's incidents it did not show (ongoing ones; after a
+    complete read, any). The lease, when given, is renewed on every page. Returns how many
+    incidents the pages listed."""
     client = PhareClient(project)
+    rows = PhareProject.objects.filter(pk=project.pk)
     seen: set[int] = set()
     page_number = 1
     while True:
+        read_started = timezone.now()
         page = client.list_incidents_page(page_number)
         for incident in page.items:
-            store_incident(project, incident)
+            store_incident(project, incident, read_started=read_started)
             seen.add(incident.id)
         if not (full and page.has_next) or page_number >= FULL_READ_MAX_PAGES:
             break
         page_number += 1
-    now = timezone.now()
+        if lease is not None and not lease.renew():
+            return len(seen)  # the lease ran out and another process took over the read
     copies = PhareIncident.objects.filter(project=project, deleted_in_phare_at__isnull=True)
-    if full and not page.has_next:
-        # Every page was read: what the copy has beyond them is gone from Phare.
-        copies.exclude(phare_id__in=seen).update(deleted_in_phare_at=now)
-    else:
-        ongoing = copies.filter(status_rank=0).exclude(phare_id__in=seen).order_by("read_at")
-        for copy in ongoing[:ONGOING_CHECKS_PER_REFRESH]:
-            try:
-                store_incident(project, client.get_incident(copy.phare_id))
-            except PhareNotFound:
-                mark_deleted(copy)
+    # Not on the pages read: ongoing ones may have changed, and after a complete read the others
+    # may be gone. Phare documents no order, so each is confirmed by reading it, a few at a time.
+    unseen = copies.exclude(phare_id__in=seen)
+    if not (full and not page.has_next):
+        unseen = unseen.filter(status_rank=0)
+    for copy in unseen.order_by("read_at")[:CHECKS_PER_REFRESH]:
+        read_started = timezone.now()
+        try:
+            incident = client.get_incident(copy.phare_id)
+        except PhareNotFound:
+            mark_deleted(copy)
+            continue
+        store_incident(project, incident, read_started=read_started)
+    now = timezone.now()
     fields: dict[str, Any] = {"incidents_first_page_read_at": now, "incidents_refresh_error": ""}
     if full:
         fields["incidents_read_at"] = now
-    PhareProject.objects.filter(pk=project.pk).update(**fields)
+    rows.update(**fields)
     return len(seen)
-
-
-def store_created(attempt: IncidentAttempt, incident: Incident) -> None:
-    """The incident the console just created, into the copy (no call to Phare)."""
-    store_incident(attempt.project, incident, outside=False)

@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_datetime
 
 from incidents import duplicates, permissions
 from incidents.exceptions import DuplicateSuspected, EditConflict, NothingToChange
-from incidents.models import IncidentAttempt, PhareIncident, PhareProject
+from incidents.models import INCIDENT_STATUS_RANK, IncidentAttempt, PhareIncident, PhareProject
 from incidents.permissions import Capability, User
 from incidents.phare import (
     Incident,
@@ -87,12 +87,17 @@ def incident_update_create(
 
     def look_up(client: PhareClient, attempt: IncidentAttempt) -> Answer | None:
         sent, since = attempt.payload, attempt.created_at - RECONCILE_CLOCK_SKEW
+        # Updates already known as someone's post through the console are not this one.
+        claimed = set(
+            incident.updates.filter(posted_by__isnull=False).values_list("phare_id", flat=True)
+        )
         for update in client.list_incident_updates(incident.phare_id):
-            posted_at = update.created_at or update.published_at
             if (
-                update.state == sent.get("state")
-                and update.content.strip() == str(sent.get("content", "")).strip()
-                and (posted_at is None or posted_at >= since)
+                update.id not in claimed
+                and update.state == sent.get("state")
+                and _same_text(update.content, str(sent.get("content", "")))
+                # When it was posted, not the "published at" a person may set in the past.
+                and (update.created_at is None or update.created_at >= since)
             ):
                 return Done(update.raw, 201, update)
         return None
@@ -134,6 +139,14 @@ def incident_recover(
         return Done(current.raw, 200, current) if current.status == "recovered" else None
 
     def on_done(attempt: IncidentAttempt, answer: Answer) -> None:
+        # Recovered in the copy at once (the page must not offer Confirm again), then read back
+        # for Phare's own status and recovery time.
+        PhareIncident.objects.filter(pk=incident.pk).update(
+            status="recovered", status_rank=INCIDENT_STATUS_RANK["recovered"]
+        )
+        PhareIncident.objects.filter(pk=incident.pk, recovery_at__isnull=True).update(
+            recovery_at=timezone.now()
+        )
         _read_back(incident)
 
     write = Write(
@@ -159,9 +172,13 @@ def _read_back(incident: PhareIncident) -> None:
         return
     except PhareError:
         # Phare took the write; the next refresh reads what it made of it.
-        PhareIncident.objects.filter(pk=incident.pk).update(read_at=timezone.now())
         raise
     incident_copy.store_incident(incident.project, current, outside=False)
+
+
+def _same_text(first: str, second: str) -> bool:
+    """The same message, whatever line endings and spacing the browser or Phare used."""
+    return " ".join(first.split()) == " ".join(second.split())
 
 
 def incident_delete(
@@ -224,7 +241,11 @@ def incident_edit(
     changes = {name: values[name] for name in EDITABLE if not same_value(values[name], base[name])}
     if not changes:
         raise NothingToChange()
-    if not IncidentAttempt.objects.filter(submission_key=submission_key).exists():
+    body = incident_edit_body(changes)
+    earlier = IncidentAttempt.objects.filter(submission_key=submission_key).first()
+    if earlier is None or earlier.payload != body:
+        # A new edit, or the same form changed since an unclear answer: check what Phare has
+        # now (the earlier try may have changed it) before sending anything.
         current = PhareClient(incident.project).get_incident(incident.phare_id)
         moved = [
             incident_copy.Change(name, base[name], getattr(current, name))
@@ -234,7 +255,6 @@ def incident_edit(
         if moved:
             incident_copy.store_incident(incident.project, current)
             raise EditConflict(current, moved)
-    body = incident_edit_body(changes)
 
     def send(client: PhareClient) -> Answer:
         return client.edit_incident(incident.phare_id, body)

@@ -9,7 +9,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents import permissions
+from incidents import permissions, ratelimit
 from incidents.exceptions import SyncAlreadyRunning
 from incidents.models import SYNC_LEASE, Monitor, PhareProject
 from incidents.permissions import Capability, User
@@ -135,18 +135,39 @@ def _mirrored(project: PhareProject, summary: MonitorSummary, now) -> Monitor:
     return monitor
 
 
-def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:
-    """Refresh the project's monitors without making anyone wait; False when a refresh is
-    already running. With MONITOR_SYNC_IN_BACKGROUND off, the refresh runs here and now."""
-    if actor is not None:
-        permissions.require(actor, project, Capability.RESPOND)
+@dataclass(frozen=True)
+class RefreshRequested:
+    started: bool
+    # When a cooldown refused the refresh: when the person may ask again.
+    retry_at: datetime | None = None
+
+
+def monitor_refresh(*, actor: User, project: PhareProject) -> RefreshRequested:
+    """Someone asks for a refresh of the project's monitors (Refresh monitors, or the create
+    form finding the copy stale). Each reads every page of Phare's list from the
+    organization's budget, so a refresh of a project is refused for
+    MONITOR_REFRESH_COOLDOWN_SECONDS after the last one anybody asked for, and a person's for
+    as long after the last one they asked for in any project of the same organization.
+    Refreshes of a stale copy when a form opens (monitor_sync_if_stale) are not counted."""
+    permissions.require(actor, project, Capability.RESPOND)
     lease = _claim_sync_lease(project)
     if lease is None:
-        return False
-    background.run_after_response(f"monitor-sync-{project.pk}", _sync_project, project.pk, lease)
-    if not settings.MONITOR_SYNC_IN_BACKGROUND:
-        project.refresh_from_db()  # it ran inline: show its outcome
-    return True
+        return RefreshRequested(started=False)  # already running: its result is coming
+    wait = _claim_refresh_cooldown(actor, project)
+    if wait > 0:
+        _release_sync_lease(project, lease)
+        return RefreshRequested(started=False, retry_at=timezone.now() + timedelta(seconds=wait))
+    _start_holding_lease(project, lease)
+    return RefreshRequested(started=True)
+
+
+def monitor_sync_start(*, actor: User | None, project: PhareProject) -> bool:
+    """Refresh the project's monitors without making anyone wait; False when a refresh is
+    already running or, when a person asks, their cooldown refuses it (see monitor_refresh).
+    With MONITOR_SYNC_IN_BACKGROUND off, the refresh runs here and now."""
+    if actor is not None:
+        return monitor_refresh(actor=actor, project=project).started
+    return _start_sync(project)
 
 
 def monitor_sync_if_stale(*, actor: User, project: PhareProject) -> bool:
@@ -158,11 +179,50 @@ def monitor_sync_if_stale(*, actor: User, project: PhareProject) -> bool:
     if failed_at is not None and now - failed_at < SYNC_RETRY_AFTER_FAILURE:
         return False  # Refresh monitors still tries at once
     try:
-        return monitor_sync_start(actor=actor, project=project)
+        permissions.require(actor, project, Capability.RESPOND)
+        return _start_sync(project)
     except DatabaseError as error:
         # A read-only database: the page still shows the copy it has.
         logger.warning("monitor refresh of %s not started: %s", project.slug, error)
         return False
+
+
+def _start_sync(project: PhareProject) -> bool:
+    lease = _claim_sync_lease(project)
+    if lease is None:
+        return False
+    _start_holding_lease(project, lease)
+    return True
+
+
+def _start_holding_lease(project: PhareProject, lease: datetime) -> None:
+    background.run_after_response(f"monitor-sync-{project.pk}", _sync_project, project.pk, lease)
+    if not settings.MONITOR_SYNC_IN_BACKGROUND:
+        project.refresh_from_db()  # it ran inline: show its outcome
+
+
+def _release_sync_lease(project: PhareProject, lease: datetime) -> None:
+    PhareProject.objects.filter(pk=project.pk, monitors_sync_started_at=lease).update(
+        monitors_sync_started_at=None, monitors_sync_progress=""
+    )
+    project.monitors_sync_started_at = None
+    project.monitors_sync_progress = ""
+
+
+def _claim_refresh_cooldown(actor: User, project: PhareProject) -> float:
+    """0 when `actor` may refresh `project` now (the cooldowns then start), else the seconds
+    to wait. Kept where the rate budget is (Redis or the database), so every app server
+    agrees; when that store fails the refresh goes ahead, and its reads meet the same
+    failure in the budget."""
+    keys = [
+        f"monitor-refresh:project:{project.pk}",
+        f"monitor-refresh:{project.rate_limit_key}:user:{actor.pk}",
+    ]
+    try:
+        return ratelimit.claim_cooldown(keys, settings.MONITOR_REFRESH_COOLDOWN_SECONDS)
+    except Exception as error:
+        logger.warning("refresh cooldown unavailable (%s)", type(error).__name__)
+        return 0.0
 
 
 def _sync_project(project_pk: int, lease: datetime) -> None:

@@ -1,5 +1,7 @@
 """The audit log: search, one entry, and exports of the current filter."""
 
+from urllib.parse import quote
+
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -44,6 +46,7 @@ def audit_export(request: HtmxHttpRequest, file_format: str) -> StreamingHttpRes
     """The current filter's entries, newest first, streamed (constant memory)."""
     chunks, content_type = EXPORTS[file_format]
     filters = audit_search.AuditFilters.from_query(request.GET)
+    # Called here, not by the first iteration: the query runs before the response starts.
     response = StreamingHttpResponse(chunks(request.user, filters), content_type=content_type)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.{file_format}"'
@@ -56,8 +59,10 @@ def audit_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(entries.select_related("project", "attempt"), pk=pk)
     incident_url = ""
     if entry.phare_incident_id and settings.PHARE_INCIDENT_URL:
+        # Phare chose the slug: encoded, it cannot add a path, query or fragment to the link.
         incident_url = settings.PHARE_INCIDENT_URL.format(
-            id=entry.phare_incident_id, slug=entry.phare_incident_slug
+            id=quote(str(entry.phare_incident_id), safe=""),
+            slug=quote(entry.phare_incident_slug, safe=""),
         )
     same_submission = (
         entries.filter(attempt=entry.attempt).order_by("created_at", "id")

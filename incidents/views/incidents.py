@@ -85,8 +85,9 @@ def incident_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         form.add_phare_errors(error.field_errors, error.message)
         form.renew_submission_key()
         if any(key.startswith("monitors.") for key in error.field_errors):
-            # Phare no longer knows a monitor the console offered: the copy is stale.
-            services.monitor_sync_start(actor=request.user, project=project)
+            # Phare no longer knows a monitor the console offered: the copy is stale. An
+            # automatic refresh (the responder's role was checked above): no cooldown applies.
+            services.monitor_sync_start(actor=None, project=project)
         banner = "Phare did not accept the incident. Fix what is marked below and create again."
         return render_project_detail(request, project, form, banner=banner, status=422)
     except services.SubmissionAlreadyHandled as already:
@@ -239,7 +240,8 @@ def render_incident_detail(
         "open_panel": open_panel,
         "poll_seconds": settings.INCIDENT_POLL_SECONDS,
     }
-    if can_respond and not incident.deleted_in_phare_at:
+    # The polled part shows no form: building them would cost queries on every poll.
+    if can_respond and not incident.deleted_in_phare_at and part != "incident_live":
         latest_state = updates[0].state if updates else incident.state
         edit_form = edit_form or IncidentEditForm.for_incident(incident)
         selected = edit_form.selected_monitors()
@@ -255,7 +257,7 @@ def render_incident_detail(
             search=search,
             recover_form=recover_form or IncidentRecoverForm(),
         )
-    if context["can_manage"]:
+    if context["can_manage"] and part != "incident_live":
         context["delete_form"] = delete_form or IncidentDeleteForm(incident=incident)
     if part and request.htmx:
         # The polled part brings the audit entries beside it up to date too.
@@ -281,7 +283,7 @@ def incident_detail(request: HtmxHttpRequest, slug: str, incident_id: int) -> Ht
     return render_incident_detail(request, incident, part=part)
 
 
-def _write_failed(
+def write_failed(
     request: HtmxHttpRequest, incident: PhareIncident, error: PhareError, **render_args: Any
 ) -> HttpResponse:
     """A write Phare refused or did not clearly answer: the part again, with what was typed."""
@@ -296,39 +298,6 @@ def _write_failed(
     return render_incident_detail(
         request, incident, banner=banner, status=status_for(error), **render_args
     )
-
-
-@require_POST
-def incident_update_create(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
-    incident = incident_for_request(request, slug, incident_id, Capability.RESPOND)
-    form = IncidentUpdateForm(request.POST)
-    part = "incident_update_panel"
-    if not form.is_valid():
-        return render_incident_detail(request, incident, part=part, update_form=form, status=422)
-    try:
-        services.incident_update_create(
-            actor=request.user,
-            incident=incident,
-            payload=form.to_payload(),
-            submission_key=form.cleaned_data["submission_key"],
-        )
-    except PhareValidationError as error:
-        add_phare_errors(form, error)
-        form.renew_submission_key()
-        return render_incident_detail(request, incident, part=part, update_form=form, status=422)
-    except services.SubmissionAlreadyHandled as already:
-        if already.attempt.state != IncidentAttempt.State.DONE:
-            return render_incident_detail(
-                request, incident, part=part, update_form=form, banner=already.message, status=409
-            )
-    except PhareError as error:
-        return _write_failed(request, incident, error, part=part, update_form=form)
-    if not request.htmx:
-        return redirect(incident.get_absolute_url())
-    incident.refresh_from_db()
-    response = render_incident_detail(request, incident, part=part, notice="Update posted.")
-    trigger_client_event(response, "incident-changed")  # the timeline is in the live part
-    return response
 
 
 @require_POST
@@ -396,7 +365,7 @@ def incident_edit(request: HtmxHttpRequest, slug: str, incident_id: int) -> Http
                 open_panel=panel,
             )
     except PhareError as error:
-        return _write_failed(request, incident, error, part=part, edit_form=form, open_panel=panel)
+        return write_failed(request, incident, error, part=part, edit_form=form, open_panel=panel)
     if not request.htmx:
         return redirect(incident.get_absolute_url())
     incident.refresh_from_db()
@@ -443,7 +412,7 @@ def incident_recover(request: HtmxHttpRequest, slug: str, incident_id: int) -> H
                 open_panel=panel,
             )
     except PhareError as error:
-        return _write_failed(
+        return write_failed(
             request, incident, error, part=part, recover_form=form, open_panel=panel
         )
     if not request.htmx:
@@ -504,7 +473,7 @@ def incident_delete(request: HtmxHttpRequest, slug: str, incident_id: int) -> Ht
             )
     except PhareError as error:
         if not isinstance(error, PhareNotFound):
-            return _write_failed(
+            return write_failed(
                 request, incident, error, part=part, delete_form=form, open_panel=panel
             )
         incident_copy.mark_deleted(incident)
@@ -513,13 +482,3 @@ def incident_delete(request: HtmxHttpRequest, slug: str, incident_id: int) -> Ht
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
-
-
-def add_phare_errors(form: IncidentUpdateForm, error: PhareValidationError) -> None:
-    """Phare's 422 under the field it names; the rest above the form."""
-    if not error.field_errors:
-        form.add_error(None, error.message)
-    for key, texts in error.field_errors.items():
-        name = key.partition(".")[0]
-        for text in texts:
-            form.add_error(name if name in ("state", "content", "published_at") else None, text)

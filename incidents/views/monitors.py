@@ -1,5 +1,7 @@
 """The monitor picker: search the project's copy of its monitors, and refresh that copy."""
 
+from datetime import datetime
+
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -29,8 +31,8 @@ def monitor_search(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def monitor_sync_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = project_for_request(request, slug, Capability.RESPOND)
-    services.monitor_sync_start(actor=request.user, project=project)
-    return _sync_status_response(request, project)
+    requested = services.monitor_refresh(actor=request.user, project=project)
+    return _sync_status_response(request, project, refresh_retry_at=requested.retry_at)
 
 
 @require_GET
@@ -39,8 +41,11 @@ def monitor_sync_status(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return _sync_status_response(request, project_for_request(request, slug, Capability.RESPOND))
 
 
-def _sync_status_response(request: HtmxHttpRequest, project: PhareProject) -> HttpResponse:
-    response = render(request, f"{PICKER}#monitor_sync_status", {"project": project})
+def _sync_status_response(
+    request: HtmxHttpRequest, project: PhareProject, *, refresh_retry_at: datetime | None = None
+) -> HttpResponse:
+    context = {"project": project, "refresh_retry_at": refresh_retry_at}
+    response = render(request, f"{PICKER}#monitor_sync_status", context)
     if not project.monitors_syncing:
         # The search box listens for this and reloads its results from the new copy.
         trigger_client_event(response, "monitors-refreshed")

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -28,3 +28,7 @@ def login_locked_out(request: HttpRequest, original_response=None, credentials=N
         "minutes": max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)),
     }
     return render(request, "registration/locked_out.html", context, status=429)
+
+
+def no_view_on_site(request: HttpRequest, content_type_id: int, object_id: str) -> HttpResponse:
+    raise Http404("No such page.")

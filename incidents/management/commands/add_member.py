@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from incidents import services
 from incidents.models import Membership, PhareProject
 
 
@@ -19,8 +20,7 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No such user: {username}.")
-        membership, created = Membership.objects.update_or_create(
-            project=project, user=user, defaults={"role": role}
-        )
-        verb = "is now" if created else "changed to"
+        # As the operator with the server's shell (actor None), audited as the command line.
+        old_role = services.membership_set(actor=None, project=project, user=user, role=role)
+        verb = "is now" if old_role is None else "is already" if old_role == role else "changed to"
         self.stdout.write(f"{username} {verb} {role} of {project.name}.")

@@ -27,7 +27,7 @@ FINISHED = [  # outcome of Phare's answer, and how often
 class Command(BaseCommand):
     help = (
         "Fill the audit log with realistic entries (incident creates, answers and token "
-        "changes spread over the past days), in bulk, with a valid hash chain. For benchmarks "
+        "changes spread over the past days), in bulk, signed into the HMAC chain. For benchmarks "
         "and demos."
     )
 
