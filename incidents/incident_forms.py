@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from incidents.forms import MAX_ID, IncidentForm, WallClockDateTimeField
 from incidents.models import PhareIncident
 from incidents.phare import Incident, IncidentUpdatePayload, same_value
+from incidents.phare.schemas import EDITABLE_FIELDS
 
 UPDATE_STATES = [
     ("investigating", "Investigating"),
@@ -23,15 +24,6 @@ UPDATE_STATES = [
     ("resolved", "Resolved"),
 ]
 BASE_MAX_LENGTH = 20_000  # the base of an incident with 100 monitors and every text at its limit
-EDITABLE = (
-    "impact",
-    "title",
-    "description",
-    "exclude_from_downtime",
-    "incident_at",
-    "recovery_at",
-    "monitors",
-)
 
 
 class _Keyed(forms.Form):
@@ -160,7 +152,7 @@ class IncidentEditForm(IncidentForm):
         )
         values = {
             name: now[name] if same_value(typed[name], started_from[name]) else typed[name]
-            for name in EDITABLE
+            for name in EDITABLE_FIELDS
         }
         zone = mine.cleaned_data["timezone"]
         initial: dict[str, Any] = {**values, "base": encode_base(now), "timezone": zone.key}
@@ -210,7 +202,7 @@ class IncidentEditForm(IncidentForm):
 
     def changed_values(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {name: data[name] for name in EDITABLE}
+        return {name: data[name] for name in EDITABLE_FIELDS}
 
 
 def _left_as_shown(typed: datetime | None, started_from: datetime | None) -> bool:
@@ -246,7 +238,7 @@ def decode_base(text: str) -> dict[str, Any]:
     raw = json.loads(text)
     if not isinstance(raw, dict):
         raise ValueError("not an object")
-    base = {name: raw[name] for name in EDITABLE}
+    base = {name: raw[name] for name in EDITABLE_FIELDS}
     for name in ("impact", "title", "description"):
         if not isinstance(base[name], str):
             raise ValueError(name)

@@ -52,16 +52,15 @@ class IncidentPayload:
         return body
 
 
-EDITABLE_FIELDS = frozenset(
-    {
-        "impact",
-        "title",
-        "description",
-        "exclude_from_downtime",
-        "incident_at",
-        "recovery_at",
-        "monitors",
-    }
+# The fields an edit may send, in the order the console writes them.
+EDITABLE_FIELDS = (
+    "impact",
+    "title",
+    "description",
+    "exclude_from_downtime",
+    "incident_at",
+    "recovery_at",
+    "monitors",
 )
 
 
@@ -70,7 +69,7 @@ def incident_edit_body(changes: dict[str, Any]) -> dict[str, Any]:
 
     Only the keys given are sent. Times go out as UTC with a "Z"; None stays a JSON null (a
     null `recovery_at` clears it). A key the edit contract does not know raises ValueError."""
-    unknown = set(changes) - EDITABLE_FIELDS
+    unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not an editable incident field: {', '.join(sorted(unknown))}.")
     body: dict[str, Any] = {}

@@ -1,6 +1,7 @@
 """Incident use cases: what a responder does to Phare's incidents, at most once and audited."""
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from django.utils import timezone
@@ -20,6 +21,7 @@ from incidents.phare import (
     incident_edit_body,
     same_value,
 )
+from incidents.phare.schemas import EDITABLE_FIELDS
 from incidents.services import incident_copy
 from incidents.services.attempts import (
     RECONCILE_CLOCK_SKEW,
@@ -108,17 +110,11 @@ def incident_update_create(
             # Phare's incident takes the update's state; the next refresh reads the rest.
             PhareIncident.objects.filter(pk=incident.pk).update(state=answer.value.state[:20])
 
-    write = Write(
-        kind=Kind.UPDATE_CREATE,
-        body=payload.to_json(),
-        send=send,
-        look_up=look_up,
-        incident_id=incident.phare_id,
-        incident_title=incident.title,
-        on_done=on_done,
-    )
-    return write_once(
-        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    return _write_to_incident(
+        actor,
+        incident,
+        submission_key,
+        Write(Kind.UPDATE_CREATE, payload.to_json(), send, look_up, on_done=on_done),
     )
 
 
@@ -149,17 +145,11 @@ def incident_recover(
         )
         _read_back(incident)
 
-    write = Write(
-        kind=Kind.RECOVER,
-        body={},
-        send=send,
-        look_up=look_up,
-        incident_id=incident.phare_id,
-        incident_title=incident.title,
-        on_done=on_done,
-    )
-    return write_once(
-        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    return _write_to_incident(
+        actor,
+        incident,
+        submission_key,
+        Write(Kind.RECOVER, {}, send, look_up, on_done=on_done),
     )
 
 
@@ -174,6 +164,16 @@ def _read_back(incident: PhareIncident) -> None:
         # Phare took the write; the next refresh reads what it made of it.
         raise
     incident_copy.store_incident(incident.project, current, outside=False)
+
+
+def _write_to_incident(
+    actor: User, incident: PhareIncident, submission_key: uuid.UUID, write: Write
+) -> IncidentAttempt:
+    """`write` to this incident, at most once per key, its title kept for the audit log."""
+    write = replace(write, incident_id=incident.phare_id, incident_title=incident.title)
+    return write_once(
+        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    )
 
 
 def _same_text(first: str, second: str) -> bool:
@@ -198,29 +198,18 @@ def incident_delete(
             return Done(None, 404)
         return None
 
-    write = Write(
-        kind=Kind.DELETE,
-        body={},
-        send=send,
-        look_up=look_up,
-        incident_id=incident.phare_id,
-        incident_title=incident.title,
-        on_done=lambda attempt, answer: incident_copy.mark_deleted(incident),
+    return _write_to_incident(
+        actor,
+        incident,
+        submission_key,
+        Write(
+            Kind.DELETE,
+            {},
+            send,
+            look_up,
+            on_done=lambda attempt, answer: incident_copy.mark_deleted(incident),
+        ),
     )
-    return write_once(
-        actor=actor, project=incident.project, submission_key=submission_key, write=write
-    )
-
-
-EDITABLE = (
-    "impact",
-    "title",
-    "description",
-    "exclude_from_downtime",
-    "incident_at",
-    "recovery_at",
-    "monitors",
-)
 
 
 def incident_edit(
@@ -238,7 +227,9 @@ def incident_edit(
     nothing is sent and EditConflict says what moved. Raises NothingToChange when no field
     differs. After an unclear answer, the incident's fields say whether it was done."""
     permissions.require(actor, incident.project, Capability.RESPOND)
-    changes = {name: values[name] for name in EDITABLE if not same_value(values[name], base[name])}
+    changes = {
+        name: values[name] for name in EDITABLE_FIELDS if not same_value(values[name], base[name])
+    }
     if not changes:
         raise NothingToChange()
     body = incident_edit_body(changes)
@@ -249,7 +240,7 @@ def incident_edit(
         current = PhareClient(incident.project).get_incident(incident.phare_id)
         moved = [
             incident_copy.Change(name, base[name], getattr(current, name))
-            for name in EDITABLE
+            for name in EDITABLE_FIELDS
             if not same_value(base[name], getattr(current, name))
         ]
         if moved:
@@ -271,17 +262,11 @@ def incident_edit(
         if isinstance(answer, Incident):
             incident_copy.store_incident(incident.project, answer, outside=False)
 
-    write = Write(
-        kind=Kind.EDIT,
-        body=body,
-        send=send,
-        look_up=look_up,
-        incident_id=incident.phare_id,
-        incident_title=incident.title,
-        on_done=on_done,
-    )
-    return write_once(
-        actor=actor, project=incident.project, submission_key=submission_key, write=write
+    return _write_to_incident(
+        actor,
+        incident,
+        submission_key,
+        Write(Kind.EDIT, body, send, look_up, on_done=on_done),
     )
 
 

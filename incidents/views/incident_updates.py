@@ -1,26 +1,23 @@
 """The timeline of an incident: posting an update."""
 
 from django.http import HttpResponse
-from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
-from django_htmx.http import trigger_client_event
 
 from incidents import services
 from incidents.incident_forms import IncidentUpdateForm
-from incidents.models import IncidentAttempt
 from incidents.permissions import Capability
 from incidents.phare import PhareError, PhareValidationError
 from incidents.views._shared import HtmxHttpRequest
-from incidents.views.incidents import incident_for_request, render_incident_detail, write_failed
+from incidents.views.incidents import ActionPanel, incident_for_request
 
 
 @require_POST
 def incident_update_create(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
     incident = incident_for_request(request, slug, incident_id, Capability.RESPOND)
     form = IncidentUpdateForm(request.POST)
-    part = "incident_update_panel"
+    panel = ActionPanel(request, incident, "incident_update_panel", "update_form", form)
     if not form.is_valid():
-        return render_incident_detail(request, incident, part=part, update_form=form, status=422)
+        return panel.invalid()
     try:
         services.incident_update_create(
             actor=request.user,
@@ -31,20 +28,13 @@ def incident_update_create(request: HtmxHttpRequest, slug: str, incident_id: int
     except PhareValidationError as error:
         add_phare_errors(form, error)
         form.renew_submission_key()
-        return render_incident_detail(request, incident, part=part, update_form=form, status=422)
+        return panel.invalid()
     except services.SubmissionAlreadyHandled as already:
-        if already.attempt.state != IncidentAttempt.State.DONE:
-            return render_incident_detail(
-                request, incident, part=part, update_form=form, banner=already.message, status=409
-            )
+        if answer := panel.already_handled(already):
+            return answer
     except PhareError as error:
-        return write_failed(request, incident, error, part=part, update_form=form)
-    if not request.htmx:
-        return redirect(incident.get_absolute_url())
-    incident.refresh_from_db()
-    response = render_incident_detail(request, incident, part=part, notice="Update posted.")
-    trigger_client_event(response, "incident-changed")  # the timeline is in the live part
-    return response
+        return panel.failed(error)
+    return panel.done("Update posted.")
 
 
 def add_phare_errors(form: IncidentUpdateForm, error: PhareValidationError) -> None:

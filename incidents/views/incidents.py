@@ -2,6 +2,7 @@
 (post an update, edit, mark recovered, delete). Pages read the console's copy of Phare's
 incidents; every write goes through a service that sends it at most once."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -283,45 +284,76 @@ def incident_detail(request: HtmxHttpRequest, slug: str, incident_id: int) -> Ht
     return render_incident_detail(request, incident, part=part)
 
 
-def write_failed(
-    request: HtmxHttpRequest, incident: PhareIncident, error: PhareError, **render_args: Any
-) -> HttpResponse:
-    """A write Phare refused or did not clearly answer: the part again, with what was typed."""
-    if isinstance(error, PhareNotFound):
-        incident_copy.mark_deleted(incident)
-        return render_incident_detail(request, incident, banner=GONE, status=409, **render_args)
-    banner = error.message
-    if isinstance(error, PhareOutcomeUnknown | ReconciliationFailed):
-        banner += (
-            " Press the button again: the console looks in Phare first and sends only if needed."
+@dataclass
+class ActionPanel:
+    """One action's part of the incident's page (post update, edit, recover, delete): the
+    answers its view gives, each rendering the part again with what was typed."""
+
+    request: HtmxHttpRequest
+    incident: PhareIncident
+    part: str
+    form_name: str  # the render_incident_detail argument that carries the form
+    form: Any
+    open_panel: str = ""
+
+    def render(self, status: int, **extra: Any) -> HttpResponse:
+        arguments = {self.form_name: self.form, "open_panel": self.open_panel} | extra
+        return render_incident_detail(
+            self.request, self.incident, part=self.part, status=status, **arguments
         )
-    return render_incident_detail(
-        request, incident, banner=banner, status=status_for(error), **render_args
-    )
+
+    def invalid(self) -> HttpResponse:
+        return self.render(422)
+
+    def already_handled(self, already: services.SubmissionAlreadyHandled) -> HttpResponse | None:
+        """None when the earlier press was done: this one shows the same success."""
+        if already.attempt.state == IncidentAttempt.State.DONE:
+            return None
+        return self.render(409, banner=already.message)
+
+    def failed(self, error: PhareError) -> HttpResponse:
+        """A write Phare refused or did not clearly answer."""
+        if isinstance(error, PhareNotFound):
+            incident_copy.mark_deleted(self.incident)
+            return self.render(409, banner=GONE)
+        banner = error.message
+        if isinstance(error, PhareOutcomeUnknown | ReconciliationFailed):
+            banner += (
+                " Press the button again: the console looks in Phare first, then sends if needed."
+            )
+        return self.render(status_for(error), banner=banner)
+
+    def done(self, notice: str) -> HttpResponse:
+        if not self.request.htmx:
+            return redirect(self.incident.get_absolute_url())
+        self.incident.refresh_from_db()
+        response = render_incident_detail(
+            self.request, self.incident, part=self.part, notice=notice, open_panel=self.open_panel
+        )
+        trigger_client_event(response, "incident-changed")  # the live part shows the change
+        return response
 
 
 @require_POST
 def incident_edit(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
     incident = incident_for_request(request, slug, incident_id, Capability.RESPOND)
     form = IncidentEditForm(request.POST, project=incident.project)
-    part, panel = "incident_edit_panel", "edit"
+    panel = ActionPanel(request, incident, "incident_edit_panel", "edit_form", form, "edit")
     if not request.htmx and "save" not in request.POST:
         # Without JavaScript the monitor search and refresh post the whole form: keep what was
         # typed, apply the search, send nothing to Phare.
         if "refresh_monitors" in request.POST:
             services.monitor_sync_start(actor=request.user, project=incident.project)
-        kept = IncidentEditForm.keeping_values(request.POST, project=incident.project)
+        panel.form = IncidentEditForm.keeping_values(request.POST, project=incident.project)
         return render_incident_detail(
             request,
             incident,
-            edit_form=kept,
+            edit_form=panel.form,
             search=query_text(request.POST.get("q", "")),
-            open_panel=panel,
+            open_panel="edit",
         )
     if not form.is_valid():
-        return render_incident_detail(
-            request, incident, part=part, edit_form=form, status=422, open_panel=panel
-        )
+        return panel.invalid()
     try:
         services.incident_edit(
             actor=request.user,
@@ -332,57 +364,32 @@ def incident_edit(request: HtmxHttpRequest, slug: str, incident_id: int) -> Http
         )
     except NothingToChange:
         form.add_error(None, "Nothing changed: every field is as it is in Phare.")
-        return render_incident_detail(
-            request, incident, part=part, edit_form=form, status=422, open_panel=panel
-        )
+        return panel.invalid()
     except EditConflict as conflict:
         incident.refresh_from_db()
-        on_top = IncidentEditForm.on_top_of(conflict.current, form)
-        return render_incident_detail(
-            request,
-            incident,
-            part=part,
-            edit_form=on_top,
-            conflict=conflict.changes,
-            status=409,
-            open_panel=panel,
-        )
+        panel.form = IncidentEditForm.on_top_of(conflict.current, form)
+        return panel.render(409, conflict=conflict.changes)
     except PhareValidationError as error:
         form.add_phare_errors(error.field_errors, error.message)
         form.renew_submission_key()
-        return render_incident_detail(
-            request, incident, part=part, edit_form=form, status=422, open_panel=panel
-        )
+        return panel.invalid()
     except services.SubmissionAlreadyHandled as already:
-        if already.attempt.state != IncidentAttempt.State.DONE:
-            return render_incident_detail(
-                request,
-                incident,
-                part=part,
-                edit_form=form,
-                banner=already.message,
-                status=409,
-                open_panel=panel,
-            )
+        if answer := panel.already_handled(already):
+            return answer
     except PhareError as error:
-        return write_failed(request, incident, error, part=part, edit_form=form, open_panel=panel)
-    if not request.htmx:
-        return redirect(incident.get_absolute_url())
-    incident.refresh_from_db()
-    response = render_incident_detail(request, incident, part=part, notice="Changes saved.")
-    trigger_client_event(response, "incident-changed")
-    return response
+        return panel.failed(error)
+    return panel.done("Changes saved.")
 
 
 @require_POST
 def incident_recover(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
     incident = incident_for_request(request, slug, incident_id, Capability.RESPOND)
     form = IncidentRecoverForm(request.POST)
-    part, panel = "incident_recover_panel", "recover"
+    panel = ActionPanel(
+        request, incident, "incident_recover_panel", "recover_form", form, "recover"
+    )
     if not form.is_valid():
-        return render_incident_detail(
-            request, incident, part=part, recover_form=form, status=422, open_panel=panel
-        )
+        return panel.invalid()
     try:
         if message := form.cleaned_data["message"].strip():
             _post_resolved_update(request, incident, message, form)
@@ -397,30 +404,13 @@ def incident_recover(request: HtmxHttpRequest, slug: str, incident_id: int) -> H
             for text in texts:
                 form.add_error(None, text)
         form.renew_submission_key()
-        return render_incident_detail(
-            request, incident, part=part, recover_form=form, status=422, open_panel=panel
-        )
+        return panel.invalid()
     except services.SubmissionAlreadyHandled as already:
-        if already.attempt.state != IncidentAttempt.State.DONE:
-            return render_incident_detail(
-                request,
-                incident,
-                part=part,
-                recover_form=form,
-                banner=already.message,
-                status=409,
-                open_panel=panel,
-            )
+        if answer := panel.already_handled(already):
+            return answer
     except PhareError as error:
-        return write_failed(
-            request, incident, error, part=part, recover_form=form, open_panel=panel
-        )
-    if not request.htmx:
-        return redirect(incident.get_absolute_url())
-    incident.refresh_from_db()
-    response = render_incident_detail(request, incident, part=part, notice="Marked recovered.")
-    trigger_client_event(response, "incident-changed")
-    return response
+        return panel.failed(error)
+    return panel.done("Marked recovered.")
 
 
 def _post_resolved_update(
@@ -449,11 +439,9 @@ def _post_resolved_update(
 def incident_delete(request: HtmxHttpRequest, slug: str, incident_id: int) -> HttpResponse:
     incident = incident_for_request(request, slug, incident_id, Capability.MANAGE)
     form = IncidentDeleteForm(request.POST, incident=incident)
-    part, panel = "incident_delete_panel", "delete"
+    panel = ActionPanel(request, incident, "incident_delete_panel", "delete_form", form, "delete")
     if not form.is_valid():
-        return render_incident_detail(
-            request, incident, part=part, delete_form=form, status=422, open_panel=panel
-        )
+        return panel.invalid()
     try:
         services.incident_delete(
             actor=request.user,
@@ -461,22 +449,12 @@ def incident_delete(request: HtmxHttpRequest, slug: str, incident_id: int) -> Ht
             submission_key=form.cleaned_data["submission_key"],
         )
     except services.SubmissionAlreadyHandled as already:
-        if already.attempt.state != IncidentAttempt.State.DONE:
-            return render_incident_detail(
-                request,
-                incident,
-                part=part,
-                delete_form=form,
-                banner=already.message,
-                status=409,
-                open_panel=panel,
-            )
+        if answer := panel.already_handled(already):
+            return answer
+    except PhareNotFound:
+        incident_copy.mark_deleted(incident)  # gone already: what the person wanted
     except PhareError as error:
-        if not isinstance(error, PhareNotFound):
-            return write_failed(
-                request, incident, error, part=part, delete_form=form, open_panel=panel
-            )
-        incident_copy.mark_deleted(incident)
+        return panel.failed(error)
     messages.success(request, f"Incident {incident.slug or incident.phare_id} deleted in Phare.")
     url = reverse("incidents:incident_list", kwargs={"slug": incident.project.slug})
     if request.htmx:
