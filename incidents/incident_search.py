@@ -31,9 +31,11 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> "Cursor | None":
         parts = text.split("-")
-        if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in parts):
             return None
         rank, micros, phare_id = (int(part) for part in parts)
+        if phare_id > MAX_ID or rank > 1:
+            return None
         try:
             started_at = EPOCH + timedelta(microseconds=micros)
         except OverflowError:

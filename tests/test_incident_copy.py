@@ -490,3 +490,8 @@ def test_keyset_pages_follow_a_filter(project, sandbox):
 )
 def test_a_damaged_cursor_is_no_cursor(text):
     assert Cursor.decode(text) is None
+
+
+def test_a_cursor_holds_the_largest_phare_id():
+    largest = Cursor(0, timezone.now(), 2**63 - 1)
+    assert Cursor.decode(largest.encode()) == largest
