@@ -39,6 +39,9 @@ def test_a_second_declaration_on_the_same_monitor_asks_first(alice_client, proje
     assert "“Checkout is down” (DEMO-1), declared by alice" in html
     assert f"on {name}" in html
     assert 'value="Payments fail"' in html  # nothing typed is lost
+    # The button that looks like the way forward is the one that creates.
+    assert 'class="button-primary create-button">Create anyway</button>' in html
+    assert 'class="create-button">Create incident</button>' in html
     assert len(sandbox.state.create_requests) == 1
 
     confirmed = create(alice_client, project, data | {"confirm_duplicate": "1"})

@@ -98,7 +98,11 @@ def test_no_page_prints_a_template_comment(alice_client, project, sandbox):
 
 
 def test_unknown_project_is_404(alice_client, db):
-    assert alice_client.get("/projects/nope/").status_code == 404
+    response = alice_client.get("/projects/nope/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Back to your projects" in html  # the console's own page, in its style
+    assert "incidents/console.css" in html
 
 
 def test_plain_post_creates_and_redirects_to_the_result(alice_client, project, sandbox):

@@ -93,7 +93,8 @@
     var form = target.closest && target.closest("form.incident-form");
     if (form && event.key === "Enter" && target.matches("input:not([type=checkbox][name=monitors]), select")) {
       event.preventDefault();
-      form.requestSubmit(form.querySelector("button.create-button") || undefined);
+      // Never "Create anyway": confirming a possible duplicate takes its own explicit press.
+      form.requestSubmit(form.querySelector("button.create-button:not([name=confirm_duplicate])") || undefined);
       return;
     }
     if (target.name !== "monitors" || !target.closest("#monitor-options")) { return; }

@@ -60,6 +60,11 @@ def test_create_an_incident_then_see_phares_422_inline(
     expect(warning).to_contain_text("“Checkout returns 502” (DEMO-1), declared by alice")
     expect(page.get_by_label("Title")).to_have_value("Search is slow")
     assert len(sandbox.state.create_requests) == 1
+    # Enter in a field does not confirm the duplicate: it asks again, and nothing is sent.
+    with page.expect_response(lambda response: response.status == 409):
+        page.get_by_label("Title").press("Enter")
+    expect(page.locator("#form-banner")).to_contain_text("This may already be declared.")
+    assert len(sandbox.state.create_requests) == 1
     page.get_by_role("button", name="Create anyway").click()
 
     monitors_field = page.locator("#field-monitors")
