@@ -30,9 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     ROOT,
     ensure_postgres_database,
+    logged_in_session,
     machine,
+    migrate_and_setup,
     percentile,
     postgres_available,
+    wait_until_up,
     write_benchmarks,
 )
 
@@ -71,39 +74,10 @@ def server_env() -> dict[str, str]:
     }
 
 
-def wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def prepare_database() -> list[str]:
     """Migrate, add the project, POSTERS responders and viewers; return their session keys."""
-    env = server_env()
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command, "--verbosity", "0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.contrib.auth import (
-        BACKEND_SESSION_KEY,
-        HASH_SESSION_KEY,
-        SESSION_KEY,
-        get_user_model,
-    )
-    from django.contrib.sessions.backends.cached_db import SessionStore
+    migrate_and_setup(server_env())
+    from django.contrib.auth import get_user_model
 
     from incidents import services
     from incidents.models import Membership
@@ -115,12 +89,7 @@ def prepare_database() -> list[str]:
         user = get_user_model().objects.create_user(f"watcher{number}")
         role = "responder" if number < POSTERS else "viewer"
         Membership.objects.create(project=project, user=user, role=role)
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        sessions.append(session.session_key)
+        sessions.append(logged_in_session(user))
     return sessions
 
 
