@@ -121,3 +121,16 @@ def client_for(request) -> Callable[[str], Client]:
 def clients(client_for) -> dict[str, Client]:
     """Every persona's client, by persona name."""
     return {persona: client_for(persona) for persona in PERSONAS}
+
+
+@pytest.fixture
+def mocked_phare(settings):
+    """Phare's API mocked over HTTP (respx), for client-level unit tests only."""
+    import respx
+
+    from tests.helpers import MOCKED_PHARE_API
+
+    settings.PHARE_API_URL = MOCKED_PHARE_API
+    settings.PHARE_TIMEOUT = 2.0
+    with respx.mock(base_url=MOCKED_PHARE_API, assert_all_called=False) as router:
+        yield router

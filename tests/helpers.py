@@ -189,3 +189,18 @@ class _FormParser(HTMLParser):
             if not self._select_chosen and self._select_first is not None:
                 self._add(self._select, self._select_first)
             self._select = None
+
+
+# Client-level unit tests mock Phare's HTTP (respx) at this address, with this token.
+MOCKED_PHARE_API = "https://phare.test"
+MOCKED_TOKEN = "pha_project_token_abcd"
+
+
+def project_with_token(token: str = MOCKED_TOKEN, **fields):
+    """An unsaved project holding `token`, enough for a PhareClient."""
+    from incidents import credentials
+    from incidents.models import PhareProject
+
+    project = PhareProject(name="Shop", slug="shop", **fields)
+    credentials.encrypt_token_into(project, token)
+    return project

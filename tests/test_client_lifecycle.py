@@ -10,9 +10,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-import respx
 
-from incidents import credentials
 from incidents.models import PhareProject
 from incidents.phare import (
     IncidentPayload,
@@ -26,11 +24,12 @@ from incidents.phare import (
     incident_edit_body,
 )
 from incidents.phare import client as client_module
+from tests.helpers import MOCKED_PHARE_API, MOCKED_TOKEN, project_with_token
 
 pytestmark = pytest.mark.django_db  # the shared rate budget lives in the database
 
-API = "https://phare.test"
-TOKEN = "pha_project_token_lifecycle"
+API = MOCKED_PHARE_API
+TOKEN = MOCKED_TOKEN
 INCIDENT = {
     "id": 7,
     "project_id": 1,
@@ -66,17 +65,12 @@ REJECTED = {
 
 
 @pytest.fixture(autouse=True)
-def phare_api(settings):
-    settings.PHARE_API_URL = API
-    settings.PHARE_TIMEOUT = 2.0
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
+def phare_api(mocked_phare):
+    return mocked_phare
 
 
 def make_project(**fields) -> PhareProject:
-    project = PhareProject(name="Shop", slug="shop", **fields)
-    credentials.encrypt_token_into(project, TOKEN)
-    return project
+    return project_with_token(TOKEN, **fields)
 
 
 def client() -> PhareClient:

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from incidents import credentials
 from incidents.models import PhareProject
 from incidents.phare import (
     Incident,
@@ -26,6 +25,7 @@ from incidents.phare import (
 )
 from incidents.phare import client as client_module
 from incidents.phare.errors import EDIT_INCIDENT, field_errors_from, message_in
+from tests.helpers import project_with_token
 
 API = "https://phare.test"
 MAX_ID = 2**63 - 1
@@ -273,9 +273,7 @@ def answer(body) -> httpx.Response:
 
 
 def project() -> PhareProject:
-    shop = PhareProject(name="Shop", slug="shop")
-    credentials.encrypt_token_into(shop, "pha_fuzz_token")
-    return shop
+    return project_with_token("pha_fuzz_token")
 
 
 CALLS = {
