@@ -60,10 +60,12 @@ def possible_duplicates(
         .select_related("actor")
     )
     for attempt in attempts:
-        shared = wanted.intersection(attempt.payload.get("monitors") or [])
+        # Any body sent under the key may be the one Phare created.
+        sent = [m for body in attempt.sent_payloads for m in body.get("monitors") or []]
+        shared = wanted.intersection(sent)
         if attempt.phare_incident_id:
             known_ids.add(attempt.phare_incident_id)
-        if shared and not attempt.payload.get("recovery_at"):
+        if shared and not attempt.last_payload.get("recovery_at"):
             reference = attempt.phare_incident_slug or attempt.get_state_display().lower()
             who = attempt.actor.get_username() if attempt.actor else "someone"
             declared = PossibleDuplicate(attempt.title, reference, who, attempt.created_at, [])

@@ -314,7 +314,13 @@ class IncidentAttempt(models.Model):
     incident_title = models.CharField(max_length=250, blank=True)
     project = models.ForeignKey(PhareProject, on_delete=models.PROTECT, related_name="attempts")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    payload = models.JSONField()
+    payload = models.JSONField(help_text="The body first sent with this key; never changed.")
+    resent_payloads = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Bodies sent later with the same key that differ from the one before "
+        "(a retry by someone who changed the form), oldest first.",
+    )
     state = models.CharField(max_length=10, choices=State, default=State.SENDING)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     phare_incident_id = models.PositiveBigIntegerField(null=True, blank=True)
@@ -341,12 +347,22 @@ class IncidentAttempt(models.Model):
         return f"{self.title} ({self.get_state_display()})"
 
     @property
+    def sent_payloads(self) -> list[dict]:
+        """Every body sent with this key, first to last: an unclear answer to any of them may
+        have done the write."""
+        return [self.payload, *self.resent_payloads]
+
+    @property
+    def last_payload(self) -> dict:
+        return self.resent_payloads[-1] if self.resent_payloads else self.payload
+
+    @property
     def title(self) -> str:
-        return self.payload.get("title") or self.incident_title
+        return self.last_payload.get("title") or self.incident_title
 
     @property
     def impact_label(self) -> str:
-        impact = self.payload.get("impact", "")
+        impact = self.last_payload.get("impact", "")
         return Impact(impact).label if impact in Impact.values else impact
 
 

@@ -158,3 +158,67 @@ def test_provision_encrypts_the_token_and_keeps_only_the_last_four(db):
 def test_provision_refuses_an_organization_token_without_a_project(db):
     with pytest.raises(ValueError, match="organization-scoped token needs"):
         services.project_provision(name="Org", token="pha_org_x", organization_key=True)
+
+
+def test_a_retry_by_another_responder_keeps_the_first_body_and_records_its_own(
+    alice, project_admin, project, sandbox
+):
+    key = uuid.uuid4()
+    sandbox.state.add_fault(route="create_incident", count=1, status=503)
+    with pytest.raises(PhareUnavailable):
+        services.incident_create(
+            actor=alice, project=project, payload=payload(title="Checkout slow"), submission_key=key
+        )
+    retried = services.incident_create(
+        actor=project_admin,
+        project=project,
+        payload=payload(title="Checkout down in EU"),
+        submission_key=key,
+    )
+    assert retried.state == IncidentAttempt.State.CREATED
+    assert retried.payload["title"] == "Checkout slow"  # what alice sent first
+    assert [body["title"] for body in retried.sent_payloads] == [
+        "Checkout slow",
+        "Checkout down in EU",
+    ]
+    assert retried.title == "Checkout down in EU"  # what Phare has
+    started = retried.audit_entries.filter(action="incident.create.started").order_by("id")
+    assert [(e.actor_username, e.payload["title"]) for e in started] == [
+        ("alice", "Checkout slow"),
+        (project_admin.username, "Checkout down in EU"),
+    ]
+    assert [body["title"] for body in sandbox.state.create_requests] == [
+        "Checkout slow",
+        "Checkout down in EU",
+    ]
+
+
+def test_a_retry_looks_in_phare_for_every_body_sent_under_its_key(
+    alice, project_admin, project, sandbox, settings
+):
+    """The first body's request may land in Phare after a changed retry was sent: the next
+    retry must find it rather than create the incident a second time."""
+    key = uuid.uuid4()
+    sandbox.state.add_fault(route="create_incident", count=1, action="drop")
+    with pytest.raises(PhareOutcomeUnknown):
+        services.incident_create(
+            actor=alice, project=project, payload=payload(title="Checkout slow"), submission_key=key
+        )
+    sandbox.state.add_fault(route="create_incident", count=1, action="drop")
+    with pytest.raises(PhareOutcomeUnknown):
+        services.incident_create(
+            actor=project_admin,
+            project=project,
+            payload=payload(title="Checkout down in EU"),
+            submission_key=key,
+        )
+    late = sandbox.state.create_incident(payload(title="Checkout slow").to_json())  # alice's
+    again = services.incident_create(
+        actor=project_admin,
+        project=project,
+        payload=payload(title="Checkout down in EU"),
+        submission_key=key,
+    )
+    assert (again.state, again.found_in_phare) == (IncidentAttempt.State.CREATED, True)
+    assert again.phare_incident_id == late["id"]
+    assert len(sandbox.state.incidents) == 1

@@ -142,10 +142,15 @@ def write_once(
         if found is not None:
             _after_done(attempt, found, write)
             return attempt
+        # The first body stays on the attempt; a changed one (another responder edited the form)
+        # is added, so that a later look-up searches Phare for every body ever sent.
+        resent_payloads = attempt.resent_payloads
+        if write.body != attempt.last_payload:
+            resent_payloads = [*resent_payloads, write.body]
         # Fenced on the count of sends: a second request that took the attempt over meanwhile
         # (this one's look-up outlasted the "abandoned" delay) sends nothing.
         resent = IncidentAttempt.objects.filter(pk=attempt.pk, sends=attempt.sends).update(
-            payload=write.body,
+            resent_payloads=resent_payloads,
             sends=attempt.sends + 1,
             actor=attempt.actor,
             updated_at=timezone.now(),
@@ -313,22 +318,27 @@ def reconcile(
 def created_incident_in_phare(client: PhareClient, attempt: IncidentAttempt) -> Incident | None:
     """The incident an earlier create of `attempt` made, or None when Phare shows none: every
     incident created since the first try (on the monitors sent, when there were any) is read
-    and compared. When Phare's list cannot be read in full this raises a PhareError, never
-    None, so a create is not sent twice on the strength of a partial read."""
+    and compared with every body sent under the key. When Phare's list cannot be read in full
+    this raises a PhareError, never None, so a create is not sent twice on the strength of a
+    partial read."""
     since = attempt.created_at - RECONCILE_CLOCK_SKEW
-    candidates = client.incidents_created_since(
-        since=since, monitor_ids=_sent_monitors(attempt.payload)
-    )
-    return next((i for i in candidates if _same_incident(i, attempt.payload)), None)
+    bodies = attempt.sent_payloads
+    candidates = client.incidents_created_since(since=since, monitor_ids=_sent_monitors(bodies))
+    return next((i for i in candidates if any(_same_incident(i, body) for body in bodies)), None)
 
 
-def _sent_monitors(sent_body: dict) -> list[int]:
-    """The monitor ids a create sent, to narrow Phare's list; none (read every incident) when
-    the body holds anything else."""
-    monitors = sent_body.get("monitors") or []
-    if isinstance(monitors, list) and all(type(item) is int and item > 0 for item in monitors):
-        return monitors
-    return []
+def _sent_monitors(sent_bodies: list[dict]) -> list[int]:
+    """The monitor ids the creates sent, to narrow Phare's list; none (read every incident)
+    when a body has no monitors or holds anything else."""
+    wanted: set[int] = set()
+    for body in sent_bodies:
+        monitors = body.get("monitors") or []
+        if not monitors or not isinstance(monitors, list):
+            return []
+        if not all(type(item) is int and item > 0 for item in monitors):
+            return []
+        wanted.update(monitors)
+    return sorted(wanted)
 
 
 def _same_incident(incident: Incident, sent_body: dict) -> bool:
@@ -458,7 +468,7 @@ def audit(
         action=action,
         outcome=outcome,
         title=attempt.title[:250],
-        payload=attempt.payload,
+        payload=attempt.last_payload,
         http_status=attempt.http_status,
         response_body=response_body,
         phare_incident_id=attempt.phare_incident_id,

@@ -16,6 +16,7 @@ A refresh that finds an incident changed outside the console marks it and writes
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -284,23 +285,25 @@ def _unsettled_writes(copy: PhareIncident, *kinds: IncidentAttempt.Kind) -> Quer
 
 def _not_made_by_console(copy: PhareIncident, changes: list[Change]) -> list[Change]:
     """The changes that no unsettled edit or recovery of the console's explains."""
-    expected: dict[str, Any] = {}
+    expected: dict[str, list[Any]] = defaultdict(list)  # each field's values the console sent
     for attempt in _unsettled_writes(copy, IncidentAttempt.Kind.EDIT, IncidentAttempt.Kind.RECOVER):
         if attempt.kind == IncidentAttempt.Kind.RECOVER:
-            expected.update(status="recovered", recovery_at=ANY_VALUE)
+            expected["status"].append("recovered")
+            expected["recovery_at"].append(ANY_VALUE)
             continue
-        for name, value in attempt.payload.items():
-            if name in ("incident_at", "recovery_at") and isinstance(value, str):
-                value = parse_datetime(value)
-            expected[name] = value
-        if "recovery_at" in attempt.payload:
-            expected["status"] = ANY_VALUE  # Phare ends or reopens the incident with it
+        for sent in attempt.sent_payloads:
+            for name, value in sent.items():
+                if name in ("incident_at", "recovery_at") and isinstance(value, str):
+                    value = parse_datetime(value)
+                expected[name].append(value)
+            if "recovery_at" in sent:
+                expected["status"].append(ANY_VALUE)  # Phare ends or reopens the incident
     return [
         change
         for change in changes
-        if change.field not in expected
-        or not (
-            expected[change.field] is ANY_VALUE or same_value(expected[change.field], change.after)
+        if not any(
+            value is ANY_VALUE or same_value(value, change.after)
+            for value in expected.get(change.field, [])
         )
     ]
 
@@ -310,8 +313,9 @@ def _updates_not_posted_by_console(
 ) -> list[IncidentUpdate]:
     """The updates that no unsettled post of the console's explains (same state and text)."""
     sent = [
-        (attempt.payload.get("state"), str(attempt.payload.get("content", "")).strip())
+        (body.get("state"), str(body.get("content", "")).strip())
         for attempt in _unsettled_writes(copy, IncidentAttempt.Kind.UPDATE_CREATE)
+        for body in attempt.sent_payloads
     ]
     return [u for u in updates if (u.state, u.content.strip()) not in sent]
 

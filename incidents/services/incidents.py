@@ -88,7 +88,7 @@ def incident_update_create(
         return Done(update.raw, 201, update)
 
     def look_up(client: PhareClient, attempt: IncidentAttempt) -> Answer | None:
-        sent, since = attempt.payload, attempt.created_at - RECONCILE_CLOCK_SKEW
+        since = attempt.created_at - RECONCILE_CLOCK_SKEW
         # Updates already known as someone's post through the console are not this one.
         claimed = set(
             incident.updates.filter(posted_by__isnull=False).values_list("phare_id", flat=True)
@@ -96,8 +96,11 @@ def incident_update_create(
         for update in client.list_incident_updates(incident.phare_id):
             if (
                 update.id not in claimed
-                and update.state == sent.get("state")
-                and _same_text(update.content, str(sent.get("content", "")))
+                and any(
+                    update.state == sent.get("state")
+                    and _same_text(update.content, str(sent.get("content", "")))
+                    for sent in attempt.sent_payloads
+                )
                 # When it was posted, not the "published at" a person may set in the past.
                 and (update.created_at is None or update.created_at >= since)
             ):
@@ -234,7 +237,7 @@ def incident_edit(
         raise NothingToChange()
     body = incident_edit_body(changes)
     earlier = IncidentAttempt.objects.filter(submission_key=submission_key).first()
-    if earlier is None or earlier.payload != body:
+    if earlier is None or earlier.last_payload != body:
         # A new edit, or the same form changed since an unclear answer: check what Phare has
         # now (the earlier try may have changed it) before sending anything.
         current = PhareClient(incident.project).get_incident(incident.phare_id)
@@ -252,9 +255,12 @@ def incident_edit(
 
     def look_up(client: PhareClient, attempt: IncidentAttempt) -> Answer | None:
         current = client.get_incident(incident.phare_id)
-        applied = all(
-            same_value(_from_json(name, value), getattr(current, name))
-            for name, value in attempt.payload.items()
+        applied = any(
+            all(
+                same_value(_from_json(name, value), getattr(current, name))
+                for name, value in sent.items()
+            )
+            for sent in attempt.sent_payloads
         )
         return current if applied else None
 
