@@ -94,12 +94,13 @@ class PhareProjectAdminForm(forms.ModelForm):
         return token
 
 
-class MembershipInline(admin.TabularInline):
-    """Members of the project on its page; saved by PhareProjectAdmin.save_formset."""
+class MembershipInline(admin.StackedInline):
+    """Members of the project on its page; saved by PhareProjectAdmin.save_formset. Stacked,
+    with a plain user select: every control then has its own label (the tabular layout and
+    the autocomplete widget leave the role select, the delete box and the user box unnamed)."""
 
     model = Membership
     extra = 1
-    autocomplete_fields = ["user"]
 
     # `obj` is the project (None on the add page, which only superusers reach).
     def has_view_permission(self, request, obj=None):
