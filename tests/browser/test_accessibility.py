@@ -14,7 +14,10 @@ from tests.helpers import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+WIDTHS = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
 BLOCKING = ("serious", "critical")
 AXE = Axe()
 
@@ -64,7 +67,7 @@ def console_pages(live_server, project, attempt) -> dict[str, str]:
 def test_console_pages_have_no_serious_violations(
     browser, live_server, alice, project, declared, width
 ):
-    context = browser.new_context(viewport=dict(zip(("width", "height"), WIDTHS[width])))
+    context = browser.new_context(viewport=WIDTHS[width])
     page = context.new_page()
     try:
         page.goto(f"{live_server.url}/")
@@ -82,14 +85,16 @@ def test_console_pages_have_no_serious_violations(
     finally:
         context.close()
     failures = {name: lines for name, lines in found.items() if lines}
-    assert not failures, "\n".join(f"{name}: {line}" for name, lines in failures.items() for line in lines)
+    assert not failures, "\n".join(
+        f"{name}: {line}" for name, lines in failures.items() for line in lines
+    )
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_admin_pages_people_use_have_no_serious_violations(
     browser, live_server, superuser, project, declared, width
 ):
-    context = browser.new_context(viewport=dict(zip(("width", "height"), WIDTHS[width])))
+    context = browser.new_context(viewport=WIDTHS[width])
     page = context.new_page()
     base = f"{live_server.url}/admin/"
     entry = AuditEntry.objects.order_by("id").first()
@@ -112,4 +117,6 @@ def test_admin_pages_people_use_have_no_serious_violations(
     finally:
         context.close()
     failures = {name: lines for name, lines in found.items() if lines}
-    assert not failures, "\n".join(f"{name}: {line}" for name, lines in failures.items() for line in lines)
+    assert not failures, "\n".join(
+        f"{name}: {line}" for name, lines in failures.items() for line in lines
+    )
