@@ -10,7 +10,14 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from incidents import credentials, permissions, services
-from incidents.models import AuditEntry, IncidentAttempt, Membership, Monitor, PhareProject
+from incidents.models import (
+    AuditEntry,
+    IncidentAttempt,
+    IncidentTemplate,
+    Membership,
+    Monitor,
+    PhareProject,
+)
 from incidents.permissions import Capability
 
 PROJECT_FIELDS = list(services.PROJECT_SETTINGS)
@@ -207,6 +214,45 @@ class ReadOnlyAdmin(ManagedProjectsOnly):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(IncidentTemplate)
+class IncidentTemplateAdmin(ManagedProjectsOnly):
+    """Templates of the projects the user manages; written through the use cases (audited)."""
+
+    list_display = ["name", "project", "impact", "title", "exclude_from_downtime", "updated_at"]
+    list_filter = [PROJECT_FILTER, "impact"]
+    search_fields = ["name", "title"]
+    fields = ["project", *services.TEMPLATE_FIELDS]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and manages(request, None)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A template stays in its project: its monitors are that project's.
+        return ["project"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "project":
+            kwargs["queryset"] = permissions.projects_where(request.user, Capability.MANAGE)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data[name] for name in services.TEMPLATE_FIELDS}
+        if change:
+            services.incident_template_change(actor=request.user, template=obj, changes=values)
+        else:
+            saved = services.incident_template_create(
+                actor=request.user, project=obj.project, values=values
+            )
+            obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.incident_template_delete(actor=request.user, template=obj)
+
+    def delete_queryset(self, request, queryset):
+        for template in queryset.select_related("project"):
+            services.incident_template_delete(actor=request.user, template=template)
 
 
 @admin.register(Monitor)

@@ -54,6 +54,9 @@ HASHED_FIELDS = (
     "error",
     "duration_ms",
 )
+# Fields added after entries were first written: in the MAC only when set, so that every entry
+# written before a field existed still verifies, and setting or clearing one later is detected.
+OPTIONAL_HASHED_FIELDS = ("template_name",)
 CHAIN_LOCK_ID = 7_231_905_001  # any constant unique to this lock
 MINIMUM_KEY_LENGTH = 32
 ANCHOR_PATTERN = re.compile(
@@ -96,6 +99,9 @@ def check_configuration() -> None:
 
 def _message(values: dict[str, Any], previous_hash: str) -> bytes:
     content = {name: _canonical(values[name]) for name in HASHED_FIELDS}
+    for name in OPTIONAL_HASHED_FIELDS:
+        if values.get(name):
+            content[name] = _canonical(values[name])
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{previous_hash}\n{text}".encode()
 
@@ -127,7 +133,7 @@ def _canonical(value: Any) -> Any:
 
 
 def _values(entry: AuditEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in HASHED_FIELDS}
+    return {name: getattr(entry, name) for name in (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)}
 
 
 def _lock_chain() -> None:
@@ -277,7 +283,7 @@ def _rows(chunk_size: int) -> Iterator[Iterator[dict[str, Any]]]:
     """The entries in id order, read in chunks (on PostgreSQL a server-side cursor, closed on
     leaving, however early, while its transaction still exists)."""
     rows = AuditEntry.objects.order_by("id").values(
-        "id", "previous_hash", "entry_hash", *HASHED_FIELDS
+        "id", "previous_hash", "entry_hash", *HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS
     )
     # A generator: closing it closes the cursor.
     iterator = cast(Generator[dict[str, Any], None, None], rows.iterator(chunk_size=chunk_size))

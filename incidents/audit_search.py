@@ -253,6 +253,7 @@ EXPORT = [
     ("action", "action"),
     ("outcome", "outcome"),
     ("title", "title"),
+    ("template_name", "template_name"),
     ("phare_incident_slug", "phare_incident_slug"),
     ("phare_incident_id", "phare_incident_id"),
     ("http_status", "http_status"),
@@ -272,8 +273,8 @@ CREATED_AT, SUBMISSION_KEY = (
 # Columns people or Phare typed; the others are numbers, hashes, keys or JSON objects.
 TYPED_COLUMNS = [
     EXPORT_COLUMNS.index(name)
-    for name in ("actor", "project", "title", "phare_incident_slug", "error", "payload",
-                 "response_body")
+    for name in ("actor", "project", "title", "template_name", "phare_incident_slug", "error",
+                 "payload", "response_body")
 ]  # fmt: skip
 FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 

@@ -78,11 +78,37 @@ class MonitorIdsField(forms.Field):
             raise forms.ValidationError(self.error_messages["too_many"], code="too_many")
 
 
+# What each impact means, in Phare's words (https://docs.phare.io/uptime/incidents, "Impact"),
+# from the worst down; the form lists them in this order.
+IMPACT_MEANINGS = {
+    Impact.MAJOR_OUTAGE.value: "people cannot use the service, or are severely affected",
+    Impact.PARTIAL_OUTAGE.value: "some people are affected, or some features are down",
+    Impact.DEGRADED_PERFORMANCE.value: "slower or working less well than usual",
+    Impact.UNKNOWN.value: "still investigating: not sure yet how bad it is",
+    Impact.MAINTENANCE.value: "planned work, such as a heavy update",
+    Impact.OPERATIONAL.value: "a false alarm: everything works as expected",
+}
+IMPACT_CHOICES = [(value, Impact(value).label) for value in IMPACT_MEANINGS]
+
+
+class ImpactRadioSelect(forms.RadioSelect):
+    """One radio per impact, each with its one-line meaning (a fieldset: arrows move within)."""
+
+    option_template_name = "incidents/widgets/impact_option.html"
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["meaning"] = IMPACT_MEANINGS.get(value, "")
+        return option
+
+
 class IncidentForm(forms.Form):
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
     timezone = forms.CharField(widget=forms.HiddenInput, required=False)
+    # Radios, none chosen at first: nobody declares "operational" (a false alarm) by accident.
     impact = forms.ChoiceField(
-        choices=[("", "Choose the impact…"), *Impact.choices],
+        choices=IMPACT_CHOICES,
+        widget=ImpactRadioSelect,
         error_messages={"required": "Choose the impact.", "invalid_choice": "Choose an impact."},
     )
     title = forms.CharField(
@@ -110,6 +136,8 @@ class IncidentForm(forms.Form):
         required=False, help_text="When service recovered, if it has."
     )
     monitors = MonitorIdsField(required=False)
+    # The incident template the form was filled from, for the audit log (not sent to Phare).
+    incident_template = forms.CharField(widget=forms.HiddenInput, required=False)
 
     # An empty `incident_at` is sent as "now" (see to_payload).
     empty_start_is_now = True
@@ -163,6 +191,14 @@ class IncidentForm(forms.Form):
             )
         return ids
 
+    def clean_incident_template(self) -> str:
+        """The name of one of the project's templates, else nothing: a template renamed or
+        deleted meanwhile never stops a create."""
+        name = self.cleaned_data["incident_template"]
+        if not name or "\x00" in name:
+            return ""
+        return name if self.project.incident_templates.filter(name=name).exists() else ""
+
     def clean(self):
         super().clean()
         cleaned = self.cleaned_data
@@ -198,6 +234,32 @@ class IncidentForm(forms.Form):
             )
         self._refuse_times_far_ahead()
         return cleaned
+
+    # The order the form shows its fields in (incident_form.html), for the error summary.
+    display_order = (
+        "impact",
+        "exclude_from_downtime",
+        "title",
+        "description",
+        "monitors",
+        "incident_at",
+        "recovery_at",
+    )
+
+    def fields_to_fix(self) -> list[dict[str, str]]:
+        """The fields with an error, in the order shown, each with the element its summary
+        link leads to: the field, the first radio of a group, the monitor search box."""
+        found = []
+        for name in self.display_order:
+            if name not in self.errors:
+                continue
+            bound = self[name]
+            anchor = {"impact": f"{bound.auto_id}_0", "monitors": "monitor-search"}.get(
+                name, bound.auto_id
+            )
+            message = " ".join(str(error) for error in self.errors[name])
+            found.append({"anchor": anchor, "label": str(bound.label), "message": message})
+        return found
 
     def times_limited_to_near_future(self) -> list[str]:
         """The time fields to check against PHARE_MAX_FUTURE_MINUTES."""

@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+MAX_TEMPLATE_NAME = 80  # an incident template's name
 STATUS_RANK = {"offline": 0, "partial": 1, "fetching": 2, "online": 3, "paused": 4}
 # A monitor refresh whose heartbeat is older than this died with its process; longer than the
 # longest wait for the rate budget between two pages (incidents.phare.client.SYNC_PAGE_MAX_WAIT).
@@ -338,6 +339,8 @@ class IncidentAttempt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The incident template the create form was filled from (its name then), if any.
+    template_name = models.CharField(max_length=MAX_TEMPLATE_NAME, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -364,6 +367,90 @@ class IncidentAttempt(models.Model):
     def impact_label(self) -> str:
         impact = self.last_payload.get("impact", "")
         return Impact(impact).label if impact in Impact.values else impact
+
+
+class IncidentTemplate(models.Model):
+    """A ready-made incident of a project (impact, title, description, monitors, exclude from
+    downtime) that fills the create form in one press; everything stays editable there.
+
+    Written through services.incident_template_* (project admins, audited)."""
+
+    project = models.ForeignKey(
+        PhareProject, on_delete=models.CASCADE, related_name="incident_templates"
+    )
+    name = models.CharField(max_length=MAX_TEMPLATE_NAME)
+    impact = models.CharField(max_length=30, choices=Impact)
+    title = models.CharField(max_length=250)
+    description = models.TextField(max_length=2000, blank=True)
+    monitors = models.JSONField(
+        default=list, blank=True, help_text="Phare ids of the project's monitors, in order."
+    )
+    exclude_from_downtime = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                name="unique_incident_template_name",
+                violation_error_message="This project already has a template with this name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.name = " ".join(self.name.split())
+        if not self.name:
+            raise ValidationError({"name": "Give the template a name."})
+        if "\x00" in self.name + self.title + self.description:
+            raise ValidationError("Text cannot contain NUL characters.")
+        if (
+            self.project_id is not None
+            and IncidentTemplate.objects.filter(project_id=self.project_id, name__iexact=self.name)
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            # Links name templates case-insensitively (incidents.incident_prefill).
+            raise ValidationError(
+                {"name": "This project already has a template with this name (in any case)."}
+            )
+        monitors = self.monitors
+        if not isinstance(monitors, list) or not all(
+            type(item) is int and 0 < item <= 2**63 - 1 for item in monitors
+        ):
+            raise ValidationError({"monitors": "Monitors are a list of Phare monitor ids."})
+        if len(monitors) > 100:
+            raise ValidationError({"monitors": "At most 100 monitors (Phare's limit)."})
+        if len(set(monitors)) != len(monitors):
+            raise ValidationError({"monitors": "Each monitor once."})
+        if self.project_id is not None and monitors:
+            known = set(
+                Monitor.objects.filter(
+                    project_id=self.project_id, phare_id__in=monitors
+                ).values_list("phare_id", flat=True)
+            )
+            if unknown := [str(item) for item in monitors if item not in known]:
+                raise ValidationError(
+                    {
+                        "monitors": "These monitors are not in the project's list: "
+                        f"{', '.join(unknown)}. Refresh the monitors and pick again."
+                    }
+                )
+
+    def values(self) -> dict:
+        """What the template fills in, as the audit entries record it."""
+        return {
+            "name": self.name,
+            "impact": self.impact,
+            "title": self.title,
+            "description": self.description,
+            "monitors": list(self.monitors),
+            "exclude_from_downtime": self.exclude_from_downtime,
+        }
 
 
 class AuditEntryQuerySet(models.QuerySet):
@@ -399,6 +486,8 @@ class AuditEntry(models.Model):
         MEMBERSHIP_SET = "membership.set", "Member's role set"
         MEMBERSHIP_REMOVED = "membership.removed", "Member removed"
         PROJECT_CHANGED = "project.changed", "Project settings changed"
+        INCIDENT_TEMPLATE_SAVED = "incident_template.saved", "Incident template saved"
+        INCIDENT_TEMPLATE_DELETED = "incident_template.deleted", "Incident template deleted"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -439,6 +528,9 @@ class AuditEntry(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # The incident's title, beside the payload, so that searching it can use an index.
     title = models.CharField(max_length=250, blank=True)
+    # The incident template a create was filled from; in the chain only when set, so entries
+    # written before this field existed still verify.
+    template_name = models.CharField(max_length=MAX_TEMPLATE_NAME, blank=True)
     # Tamper evidence (incidents.audit_chain): an HMAC (AUDIT_CHAIN_KEY) over this entry's
     # content and the previous entry's MAC, computed when it is written.
     previous_hash = models.CharField(max_length=64, editable=False, default="")

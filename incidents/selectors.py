@@ -48,6 +48,30 @@ def attempt_list_created(project: PhareProject, *, limit: int = 10) -> QuerySet[
     ]
 
 
+def _is_id(query: str) -> bool:
+    return query.isascii() and query.isdigit() and len(query) <= 18
+
+
+def _matching(query: str) -> Q:
+    """Monitors whose name, URL/host or id matches `query` (stripped, lower case)."""
+    matches = Q(search_name__contains=query) | Q(search_target__contains=query)
+    if _is_id(query):
+        matches |= Q(phare_id=int(query))
+    return matches
+
+
+def monitor_picked_match_count(
+    project: PhareProject, query: str, *, picked_ids: Sequence[int]
+) -> int:
+    """How many of the picked monitors match `query`: with every match picked, the picker says
+    so instead of "No monitor matches"."""
+    if not picked_ids:
+        return 0
+    monitors = Monitor.objects.filter(project=project, phare_id__in=picked_ids)
+    query = query.strip().lower()
+    return (monitors.filter(_matching(query)) if query else monitors).count()
+
+
 def monitor_search(
     project: PhareProject, query: str, *, exclude_ids: Sequence[int] = ()
 ) -> tuple[list[Monitor], int]:
@@ -58,13 +82,10 @@ def monitor_search(
     monitors = Monitor.objects.filter(project=project).exclude(phare_id__in=exclude_ids)
     query = query.strip().lower()
     if query:
-        matches = Q(search_name__contains=query) | Q(search_target__contains=query)
         # The id itself first, when the query is one (and fits a 64-bit id).
-        by_id = query.isascii() and query.isdigit() and len(query) <= 18
+        by_id = _is_id(query)
         id_rank = [When(phare_id=int(query), then=Value(0))] if by_id else []
-        if by_id:
-            matches |= Q(phare_id=int(query))
-        monitors = monitors.filter(matches)
+        monitors = monitors.filter(_matching(query))
         ranked: QuerySet[Monitor] = monitors.annotate(
             match_rank=Case(
                 *id_rank,

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from incidents.views import audit, incident_updates, incidents, monitors, projects
+from incidents.views import (
+    audit,
+    incident_preview,
+    incident_templates,
+    incident_updates,
+    incidents,
+    monitors,
+    projects,
+)
 
 app_name = "incidents"
 
@@ -20,6 +28,11 @@ urlpatterns = [
     path(project + "incidents/", incidents.incident_list, name="incident_list"),
     path(project + "incidents/new/", incidents.incident_create, name="incident_create"),
     path(
+        project + "incidents/preview/",
+        incident_preview.incident_preview,
+        name="incident_preview",
+    ),
+    path(
         project + "incidents/refresh/",
         incidents.incident_list_refresh_start,
         name="incident_list_refresh_start",
@@ -34,6 +47,28 @@ urlpatterns = [
     path(incident + "recover/", incidents.incident_recover, name="incident_recover"),
     path(incident + "delete/", incidents.incident_delete, name="incident_delete"),
     path(project + "form/", incidents.incident_form_reload, name="incident_form_reload"),
+    # A project's incident templates (its admins); a template fills the create form through
+    # incident_create's GET (?template=name).
+    path(
+        project + "templates/",
+        incident_templates.incident_template_list,
+        name="incident_template_list",
+    ),
+    path(
+        project + "templates/new/",
+        incident_templates.incident_template_create,
+        name="incident_template_create",
+    ),
+    path(
+        project + "templates/<int:template_id>/",
+        incident_templates.incident_template_change,
+        name="incident_template_change",
+    ),
+    path(
+        project + "templates/<int:template_id>/delete/",
+        incident_templates.incident_template_delete,
+        name="incident_template_delete",
+    ),
     path(project + "monitors/", monitors.monitor_search, name="monitor_search"),
     path(project + "monitors/refresh/", monitors.monitor_sync_start, name="monitor_sync_start"),
     path(project + "monitors/status/", monitors.monitor_sync_status, name="monitor_sync_status"),

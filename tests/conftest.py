@@ -19,13 +19,14 @@ from tests.helpers import PERSONAS, SANDBOX_TOKEN, clear_rate_budget, make_membe
 
 @pytest.fixture(autouse=True)
 def fresh_rate_budget(settings):
-    """Each test starts with the whole budget and an empty cache (Redis keeps both across
-    tests otherwise, e.g. a project's recent Phare incidents for the duplicate check)."""
-    if settings.REDIS_URL:
-        from django.core.cache import cache
+    """Each test starts with the whole budget and an empty cache (Redis, and the in-process
+    cache without it, keep both across tests otherwise, e.g. a project's recent Phare
+    incidents for the duplicate check)."""
+    from django.core.cache import cache
 
+    if settings.REDIS_URL:
         clear_rate_budget(settings)
-        cache.clear()
+    cache.clear()
 
 
 @pytest.fixture(scope="session")

@@ -302,3 +302,58 @@ def test_the_edit_form_may_empty_the_start(shop):
         recovery_at="2026-03-01T11:00",
     )
     assert form.is_valid(), form.errors  # sent as null: not "now", so no question
+
+
+# -- the impact as radios, and the error summary's links ---------------------------------------
+
+
+def test_impact_is_a_group_of_radios_with_phares_meanings_and_none_chosen(shop):
+    html = str(IncidentForm(project=shop)["impact"].as_field_group())
+    assert "<fieldset" in html and "<legend>Impact</legend>" in html
+    assert html.count('type="radio"') == 6
+    assert "checked" not in html  # nobody declares "operational" by accident
+    for value, label, meaning in [
+        ("major_outage", "Major outage", "people cannot use the service"),
+        ("partial_outage", "Partial outage", "some features are down"),
+        ("degraded_performance", "Degraded performance", "slower or working less well"),
+        ("unknown", "Unknown", "still investigating"),
+        ("maintenance", "Maintenance", "planned work"),
+        ("operational", "Operational", "a false alarm"),
+    ]:
+        assert f'value="{value}"' in html
+        assert f'<span class="choice-name">{label}</span>' in html
+        assert meaning in html
+    # Worst first: the order people scan for an outage.
+    assert html.index("major_outage") < html.index("partial_outage") < html.index("operational")
+
+
+def test_impact_left_unchosen_keeps_its_message_and_marks_the_radios(shop):
+    form = bind(shop, impact=[])
+    assert not form.is_valid()
+    assert form.errors["impact"] == ["Choose the impact."]
+    html = str(form["impact"].as_field_group())
+    assert html.count('aria-invalid="true"') == 6
+    assert 'aria-describedby="id_impact_error"' in html  # on the fieldset
+    assert "Choose the impact." in html
+
+
+def test_the_edit_form_shows_the_incidents_impact_chosen(shop):
+    from incidents.incident_forms import IncidentEditForm
+
+    form = IncidentEditForm(initial={"impact": "partial_outage"}, project=shop)
+    html = str(form["impact"].as_field_group())
+    assert html.count("checked") == 1
+    assert 'value="partial_outage" required id="id_impact_1" checked' in html
+
+
+def test_fields_to_fix_link_each_field_in_the_order_shown(shop):
+    form = bind(shop, impact=[], title="", incident_at="yesterday", monitors=["999"])
+    assert not form.is_valid()
+    assert [(item["anchor"], item["label"]) for item in form.fields_to_fix()] == [
+        ("id_impact_0", "Impact"),
+        ("id_title", "Title"),
+        ("monitor-search", "Monitors"),
+        ("id_incident_at", "Incident at"),
+    ]
+    assert form.fields_to_fix()[1]["message"] == "Give the incident a title."
+    assert IncidentForm(project=shop).fields_to_fix() == []

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from incidents.models import AuditEntry, Membership
+from incidents.models import AuditEntry, IncidentTemplate, Membership
 from tests.helpers import PERSONAS, assert_strict_csp, incident_form_data
 
 pytestmark = pytest.mark.django_db
@@ -33,11 +33,39 @@ def form(title: str = "Matrix incident") -> dict:
     return incident_form_data(impact="unknown", title=title, monitors=["1"], confirm_duplicate="1")
 
 
+def template_data(name: str = "Matrix template") -> dict:
+    return {"save": "1", "name": name, "impact": "major_outage", "title": "Down", "monitors": ["1"]}
+
+
 def urls(project, entry) -> dict:
     """Every URL name → the request the matrix sends to it: (method, URL, data)."""
     slug = {"slug": project.slug}
     one = slug | {"incident_id": entry.phare_incident_id}
+    template, _ = IncidentTemplate.objects.get_or_create(
+        project=project, name="Matrix template", defaults={"impact": "unknown", "title": "Down"}
+    )
+    one_template = slug | {"template_id": template.pk}
     return {
+        "incidents:incident_template_list": (
+            "get",
+            reverse("incidents:incident_template_list", kwargs=slug),
+            {},
+        ),
+        "incidents:incident_template_create": (
+            "post",
+            reverse("incidents:incident_template_create", kwargs=slug),
+            template_data("Another template"),
+        ),
+        "incidents:incident_template_change": (
+            "post",
+            reverse("incidents:incident_template_change", kwargs=one_template),
+            template_data(),
+        ),
+        "incidents:incident_template_delete": (
+            "post",
+            reverse("incidents:incident_template_delete", kwargs=one_template),
+            {},
+        ),
         "login": ("get", reverse("login"), {}),
         "logout": ("post", reverse("logout"), {}),
         "healthz": ("get", reverse("healthz"), {}),
@@ -60,6 +88,11 @@ def urls(project, entry) -> dict:
         "incidents:incident_form_reload": (
             "post",
             reverse("incidents:incident_form_reload", kwargs=slug),
+            form(),
+        ),
+        "incidents:incident_preview": (
+            "post",
+            reverse("incidents:incident_preview", kwargs=slug),
             form(),
         ),
         "incidents:monitor_search": (
@@ -112,7 +145,13 @@ EVERYONE = dict.fromkeys(PERSONAS, 200)
 OK = {"viewer": 200, "responder": 200, "project_admin": 200, "superuser": 200}
 RESPOND = {"viewer": 403, "responder": 200, "project_admin": 200, "superuser": 200}
 WRITE = {"viewer": 403, "responder": 302, "project_admin": 302, "superuser": 302}
+MANAGE_WRITE = {"viewer": 403, "responder": 403, "project_admin": 302, "superuser": 302}
 EXPECTED = {
+    "incidents:incident_template_list": {"anonymous": 302, "outsider": 404}
+    | {"viewer": 403, "responder": 403, "project_admin": 200, "superuser": 200},
+    "incidents:incident_template_create": {"anonymous": 302, "outsider": 404} | MANAGE_WRITE,
+    "incidents:incident_template_change": {"anonymous": 302, "outsider": 404} | MANAGE_WRITE,
+    "incidents:incident_template_delete": {"anonymous": 302, "outsider": 404} | MANAGE_WRITE,
     "login": EVERYONE,
     "logout": dict.fromkeys(PERSONAS, 302),
     "healthz": EVERYONE,
@@ -129,6 +168,7 @@ EXPECTED = {
     | RESPOND
     | {"responder": 302, "project_admin": 302, "superuser": 302},
     "incidents:incident_form_reload": {"anonymous": 302, "outsider": 404} | RESPOND,
+    "incidents:incident_preview": {"anonymous": 302, "outsider": 404} | RESPOND,
     "incidents:monitor_search": {"anonymous": 302, "outsider": 404} | RESPOND,
     "incidents:monitor_sync_start": {"anonymous": 302, "outsider": 404} | RESPOND,
     "incidents:monitor_sync_status": {"anonymous": 302, "outsider": 404} | RESPOND,

@@ -59,8 +59,8 @@ def test_home_lists_projects(alice_client, project):
 
 def test_form_has_the_contract_labels_and_button(alice_client, project):
     html = alice_client.get(project.get_absolute_url()).content.decode()
+    assert "<legend>Impact</legend>" in html  # a group of radios
     for label in [
-        "Impact",
         "Title",
         "Description",
         "Exclude from downtime",
@@ -78,7 +78,7 @@ def test_form_has_the_contract_labels_and_button(alice_client, project):
         "Major outage",
         "Maintenance",
     ]:
-        assert f">{impact}</option>" in html
+        assert f'<span class="choice-name">{impact}</span>' in html
     assert "Sandbox" in html  # the console is pointed at the sandbox, and says so
 
 
@@ -484,3 +484,98 @@ def test_odd_query_strings_never_yield_a_500(alice_client, project, name, params
 def test_odd_audit_filters_never_yield_a_500(alice_client, db, field):
     response = alice_client.get(reverse("incidents:audit_list"), {field: "x\x00²"})
     assert response.status_code == 200
+
+
+# -- picker counts, error summary, times in the viewer's zone ----------------------------------
+
+
+def test_monitor_search_says_when_every_match_is_picked(alice_client, project):
+    url = reverse("incidents:monitor_search", kwargs={"slug": project.slug})
+    from incidents import selectors
+
+    ids = [str(m.phare_id) for m in selectors.monitor_search(project, "checkout")[0]]
+    assert len(ids) >= 2  # by name or URL
+    html = alice_client.get(url, {"q": "checkout"}, **HTMX).content.decode()
+    assert f"Select all {len(ids)}" in html
+    html = alice_client.get(url, {"q": "checkout", "monitors": ids}, **HTMX).content.decode()
+    assert f"All {len(ids)} matches picked." in html
+    assert "Select all" not in html and "No monitor matches" not in html
+    html = alice_client.get(url, {"q": "checkout", "monitors": ids[1:]}, **HTMX).content.decode()
+    assert "1 monitor\n" in html or "1 monitor<" in html
+    assert "Select all" not in html  # one left: nothing to select all of
+    assert f'data-picked="{len(ids) - 1}"' in html
+    html = alice_client.get(url, {"q": "no such monitor", "monitors": ids}, **HTMX).content
+    assert "No monitor matches." in html.decode()
+
+
+def test_the_form_page_says_when_every_match_is_picked(alice_client, project):
+    """The no-JavaScript search posts the whole form back; the picked ones are not listed."""
+    from incidents import selectors
+
+    monitors = selectors.monitor_search(project, "checkout")[0]
+    url = reverse("incidents:incident_form_reload", kwargs={"slug": project.slug})
+    data = form_data(q="checkout", monitors=[str(m.phare_id) for m in monitors])
+    html = alice_client.post(url, data).content.decode()
+    assert f"All {len(monitors)} matches picked." in html
+    assert 'id="select-all-matches"' not in html
+
+
+def test_a_refused_form_opens_with_an_error_summary_linking_each_field(alice_client, project):
+    response = alice_client.post(create_url(project), form_data(impact="", title=""), **HTMX)
+    assert response.status_code == 422
+    html = response.content.decode()
+    start = html.index('id="error-summary"')
+    summary = html[start : html.index("</div>", start)]
+    assert 'role="alert"' in summary and 'tabindex="-1"' in summary
+    assert "2 fields need attention" in summary
+    assert 'href="#id_impact_0">Impact: Choose the impact.</a>' in summary
+    assert 'href="#id_title">Title: Give the incident a title.</a>' in summary
+    # It comes first in the form, before the fields it names.
+    assert html.index('id="error-summary"') < html.index('id="id_impact_0"')
+
+
+def test_a_failure_banner_is_in_the_error_summary(alice_client, project, sandbox):
+    sandbox.state.add_fault(route="create_incident", status=503)
+    response = alice_client.post(create_url(project), form_data(), **HTMX)
+    assert response.status_code in (502, 503)
+    html = response.content.decode()
+    start = html.index('id="error-summary"')
+    assert "Something needs your attention" in html[start:]
+    assert html.index('id="form-banner"') > start  # the banner's text, inside the summary
+
+
+def test_the_moment_tag_names_the_viewers_zone_with_utc_on_hover():
+    from zoneinfo import ZoneInfo
+
+    from django.template import Context, Template
+    from django.utils import timezone
+
+    template = Template("{% load console %}{% moment winter %} {% moment summer seconds=True %}")
+    winter = datetime(2026, 1, 15, 13, 30, tzinfo=ZoneInfo("UTC"))
+    summer = datetime(2026, 7, 1, 12, 30, 5, tzinfo=ZoneInfo("UTC"))
+    with timezone.override(ZoneInfo("Europe/Paris")):
+        html = template.render(Context({"winter": winter, "summer": summer}))
+    assert (
+        '<time datetime="2026-01-15T13:30:00Z" title="2026-01-15 13:30 UTC">'
+        "2026-01-15 14:30 CET</time>"
+    ) in html
+    assert 'title="2026-07-01 12:30:05 UTC">2026-07-01 14:30:05 CEST</time>' in html
+
+
+def test_recently_created_and_the_audit_log_show_times_in_the_viewers_zone(
+    alice_client, project, sandbox
+):
+    from zoneinfo import ZoneInfo
+
+    alice_client.cookies["tz"] = "America/New_York"
+    assert alice_client.post(create_url(project), form_data()).status_code == 302
+    attempt = IncidentAttempt.objects.get()
+    local = attempt.finished_at.astimezone(ZoneInfo("America/New_York"))
+    shown = local.strftime("%Y-%m-%d %H:%M ") + local.tzname()
+    utc = attempt.finished_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
+    page = alice_client.get(project.get_absolute_url()).content.decode()
+    recent = page[page.index('id="recent-incidents"') :]
+    assert f'title="{utc}">{shown}</time>' in recent
+    audit = alice_client.get(reverse("incidents:audit_list")).content.decode()
+    assert local.tzname() in audit and " UTC" in audit  # the zone named, UTC on hover
+    assert "When (UTC)" not in audit

@@ -3,7 +3,7 @@
 Docs: https://docs.phare.io/api-reference/introduction. Only `transport` imports httpx.
 """
 
-from incidents.phare.client import PhareClient
+from incidents.phare.client import PhareClient, describe_create_request
 from incidents.phare.errors import (
     PhareAuthError,
     PhareBadResponse,
@@ -23,6 +23,7 @@ from incidents.phare.schemas import (
     IncidentUpdate,
     IncidentUpdatePayload,
     MonitorSummary,
+    RequestPreview,
     incident_edit_body,
     same_value,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "IncidentUpdate",
     "IncidentUpdatePayload",
     "MonitorSummary",
+    "RequestPreview",
     "PhareAuthError",
     "PhareBadResponse",
     "PhareClient",
@@ -43,6 +45,7 @@ __all__ = [
     "PhareRateLimited",
     "PhareUnavailable",
     "PhareValidationError",
+    "describe_create_request",
     "field_errors_from",
     "incident_edit_body",
     "same_value",

@@ -21,17 +21,20 @@ from incidents.phare.errors import (
     EDIT_INCIDENT,
     INCIDENT_GONE,
     RECOVER_INCIDENT,
+    PhareAuthError,
     PhareBadResponse,
     PhareRateLimited,
     WriteKind,
 )
 from incidents.phare.schemas import (
+    TOKEN_VARIABLE,
     Incident,
     IncidentPage,
     IncidentPayload,
     IncidentUpdate,
     IncidentUpdatePayload,
     MonitorSummary,
+    RequestPreview,
     parse_incident,
     parse_incident_update,
     parse_monitor,
@@ -47,6 +50,29 @@ CHECK_ACCESS_MAX_WAIT = 2.0  # a connection check waits this long at most for th
 PER_PAGE = 100  # Phare's maximum per_page
 REFRESH_MAX_WAIT = 10.0  # a read of one incident or page waits this long at most for the budget
 MAX_UPDATE_PAGES = 100  # a guard against an incident's timeline whose `links.next` never ends
+# How create_incident calls Phare; describe_create_request shows the same.
+CREATE_METHOD, CREATE_PATH = "POST", "/uptime/incidents"
+
+
+def describe_create_request(project: PhareProject, payload: IncidentPayload) -> RequestPreview:
+    """What PhareClient.create_incident would send for `payload`: method, full URL, headers
+    (the token as $PHARE_TOKEN) and body. Sends nothing."""
+    transport = PhareTransport(project)
+    shown_token = f"${TOKEN_VARIABLE}"
+    problem = ""
+    try:
+        headers = transport.shown_headers(shown_token)
+    except PhareAuthError as error:
+        headers, problem = transport.shown_headers(shown_token, name_project=False), error.message
+    # httpx adds it for a JSON body.
+    headers["Content-Type"] = "application/json"
+    return RequestPreview(
+        method=CREATE_METHOD,
+        url=transport.api_url() + CREATE_PATH,
+        headers=headers,
+        body=payload.to_json(),
+        problem=problem,
+    )
 
 
 class PhareClient:
@@ -60,8 +86,8 @@ class PhareClient:
         """POST /uptime/incidents. Never retried once the request may have reached Phare."""
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             response = self._transport.send(
-                "POST",
-                "/uptime/incidents",
+                CREATE_METHOD,
+                CREATE_PATH,
                 json=payload.to_json(),
                 write=True,
                 write_kind=CREATE_INCIDENT,

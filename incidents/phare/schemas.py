@@ -1,5 +1,7 @@
 """What the console sends to Phare and what it reads back, as typed values."""
 
+import json
+import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +52,45 @@ class IncidentPayload:
         if self.monitors:
             body["monitors"] = list(self.monitors)
         return body
+
+
+# The shell variable a shown request names instead of the token.
+TOKEN_VARIABLE = "PHARE_TOKEN"  # noqa: S105 (a name, not a secret)
+
+
+@dataclass(frozen=True)
+class RequestPreview:
+    """A request as the console would send it, for a person to read or run: the token is the
+    shell variable TOKEN_VARIABLE, never its value. `problem` says why the console would send
+    nothing (an organization key that names no project)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    problem: str = ""
+
+    def body_text(self) -> str:
+        """The body pretty-printed (the same JSON as sent, laid out for reading)."""
+        return json.dumps(self.body, indent=2, ensure_ascii=False)
+
+    def curl(self) -> str:
+        """The equivalent curl command for a POSIX shell, the body as the bytes sent."""
+        sent = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        lines = [f"curl -X {self.method} {shlex.quote(self.url)}"]
+        lines += [f"-H {_shell_word(f'{name}: {value}')}" for name, value in self.headers.items()]
+        lines.append(f"--data-raw {shlex.quote(sent)}")
+        return " \\\n  ".join(lines)
+
+
+def _shell_word(text: str) -> str:
+    """`text` as one word for a POSIX shell, with $TOKEN_VARIABLE in it left to expand."""
+    reference = f"${TOKEN_VARIABLE}"
+    if reference not in text:
+        return shlex.quote(text)
+    if not any(character in text.replace(reference, "") for character in '"\\$`!'):
+        return f'"{text}"'
+    return f'"{reference}"'.join(shlex.quote(part) for part in text.split(reference))
 
 
 # The fields an edit may send, in the order the console writes them.

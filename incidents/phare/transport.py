@@ -40,6 +40,8 @@ CONNECT_ATTEMPTS = 3  # a connection that fails is tried again twice: 0.2 s, the
 CONNECT_BACKOFF_S = 0.2
 PAGE_ATTEMPTS = 3  # a page refused with 429 is read again after Retry-After
 BLOCK_WITHOUT_RETRY_AFTER = 60.0
+# Sent with every request, by the shared connection pool.
+DEFAULT_HEADERS = {"Accept": "application/json", "User-Agent": "phare-incident-console"}
 
 
 class PhareTransport:
@@ -170,17 +172,31 @@ class PhareTransport:
             token = credentials.reveal_token(self.project)
         except credentials.CredentialError as error:
             raise PhareAuthError(str(error)) from None
-        headers = {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {token}"} | self._project_header(token)
+
+    @sensitive_variables()
+    def shown_headers(self, token_shown: str, *, name_project: bool = True) -> dict[str, str]:
+        """Every header `send` puts on a request, with `token_shown` in place of the token, for
+        showing the request to a person. The token is read only to tell an organization key by
+        its prefix. PhareAuthError when an organization key names no project (`send` would
+        send nothing); `name_project=False` leaves that header out."""
+        try:
+            token = credentials.reveal_token(self.project)
+        except credentials.CredentialError:
+            token = ""
+        project_header = self._project_header(token) if name_project else {}
+        return {"Authorization": f"Bearer {token_shown}"} | project_header | DEFAULT_HEADERS
+
+    def _project_header(self, token: str) -> dict[str, str]:
         # A key may be organization-scoped without the box ticked: its prefix says so.
-        if self.project.organization_key or credentials.is_organization_token(token):
-            if self.project.phare_project_id:
-                headers["X-Phare-Project-Id"] = str(self.project.phare_project_id)
-            elif self.project.phare_project_slug:
-                headers["X-Phare-Project-Slug"] = self.project.phare_project_slug
-            else:
-                # Phare would not know which project is meant: nothing is sent.
-                raise PhareAuthError(credentials.ORGANIZATION_KEY_NEEDS_PROJECT)
-        return headers
+        if not (self.project.organization_key or credentials.is_organization_token(token)):
+            return {}
+        if self.project.phare_project_id:
+            return {"X-Phare-Project-Id": str(self.project.phare_project_id)}
+        if self.project.phare_project_slug:
+            return {"X-Phare-Project-Slug": self.project.phare_project_slug}
+        # Phare would not know which project is meant: nothing is sent.
+        raise PhareAuthError(credentials.ORGANIZATION_KEY_NEEDS_PROJECT)
 
     def _wait_for_budget(
         self, *, write: bool, max_wait: float, on_wait: Callable[[float], None] | None
@@ -231,7 +247,7 @@ def _shared_http_client() -> httpx.Client:
     with _http_client_lock:
         if _http_client is None:
             _http_client = httpx.Client(
-                headers={"Accept": "application/json", "User-Agent": "phare-incident-console"},
+                headers=DEFAULT_HEADERS,
                 follow_redirects=False,
             )
         return _http_client

@@ -11,6 +11,12 @@ from incidents.exceptions import (
     SyncAlreadyRunning,
 )
 from incidents.services.attempts import attempt_reconcile
+from incidents.services.incident_templates import (
+    TEMPLATE_FIELDS,
+    incident_template_change,
+    incident_template_create,
+    incident_template_delete,
+)
 from incidents.services.incidents import (
     incident_create,
     incident_delete,
@@ -56,6 +62,10 @@ __all__ = [
     "incident_edit",
     "incident_recover",
     "incident_update_create",
+    "TEMPLATE_FIELDS",
+    "incident_template_change",
+    "incident_template_create",
+    "incident_template_delete",
     "RefreshRequested",
     "monitor_refresh",
     "monitor_sync",

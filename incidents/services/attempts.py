@@ -98,6 +98,8 @@ class Write:
     # Once Phare has done it (sent, or found by a look-up): bring the console's copy up to date.
     # A failure here is logged; the write itself stands.
     on_done: Callable[[IncidentAttempt, Answer], None] | None = None
+    # The incident template the form was filled from (a create), recorded with the attempt.
+    template_name: str = ""
 
 
 def write_once(
@@ -124,6 +126,7 @@ def write_once(
                 payload=write.body,
                 phare_incident_id=write.incident_id,
                 incident_title=write.incident_title[:250],
+                template_name=write.template_name,
             )
             audit(attempt, ACTIONS[write.kind].started, AuditEntry.Outcome.PENDING)
     except IntegrityError:
@@ -468,6 +471,7 @@ def audit(
         action=action,
         outcome=outcome,
         title=attempt.title[:250],
+        template_name=attempt.template_name,
         payload=attempt.last_payload,
         http_status=attempt.http_status,
         response_body=response_body,

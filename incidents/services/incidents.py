@@ -42,10 +42,13 @@ def incident_create(
     payload: IncidentPayload,
     submission_key: uuid.UUID,
     allow_duplicate: bool = False,
+    template_name: str = "",
 ) -> IncidentAttempt:
     """Create an incident in Phare, at most once per submission key (see write_once), auditing
     every step. A new key whose monitors already have an ongoing incident declared in the last
-    few minutes raises DuplicateSuspected, unless `allow_duplicate` (the person confirmed)."""
+    few minutes raises DuplicateSuspected, unless `allow_duplicate` (the person confirmed).
+    `template_name`: the incident template the form was filled from, kept on the attempt and
+    its audit entries."""
     permissions.require(actor, project, Capability.RESPOND)
     if (
         not allow_duplicate
@@ -62,6 +65,7 @@ def incident_create(
         send=lambda client: client.create_incident(payload),
         look_up=created_incident_in_phare,
         on_done=_store_created,
+        template_name=template_name,
     )
     return write_once(actor=actor, project=project, submission_key=submission_key, write=write)
 

@@ -15,17 +15,19 @@ def pretty_json(value) -> str:
 
 
 @register.simple_tag
-def moment(value: datetime | None) -> str:
-    """A time in the viewer's zone, its zone named, UTC on hover: one way on every page."""
+def moment(value: datetime | None, seconds: bool = False) -> str:
+    """A time in the viewer's zone (ViewerTimeZoneMiddleware), its zone named, UTC on hover:
+    one way on every page. `seconds=True` adds the seconds (the audit log)."""
     if value is None:
         return ""
+    clock = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
     local = timezone.localtime(value)
     utc = value.astimezone(UTC)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         utc.isoformat().replace("+00:00", "Z"),
-        utc.strftime("%Y-%m-%d %H:%M UTC"),
-        local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or ""),
+        utc.strftime(clock + " UTC"),
+        local.strftime(clock + " ") + (local.tzname() or ""),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +15,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
-from incidents import incident_search, permissions, selectors, services
+from incidents import (
+    duplicates,
+    incident_prefill,
+    incident_search,
+    permissions,
+    selectors,
+    services,
+)
 from incidents.exceptions import EditConflict, NothingToChange, ReconciliationFailed
 from incidents.forms import IncidentForm
 from incidents.incident_forms import (
@@ -65,9 +73,11 @@ def incident_form_reload(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return render_project_detail(request, project, form, search=search)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @sensitive_post_parameters()
 def incident_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    if request.method == "GET":
+        return _incident_create_prefilled(request, slug)
     project = project_for_request(request, slug, Capability.RESPOND)
     form = IncidentForm(request.POST, project=project)
     if not form.is_valid():
@@ -79,6 +89,7 @@ def incident_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             payload=form.to_payload(),
             submission_key=form.cleaned_data["submission_key"],
             allow_duplicate=request.POST.get("confirm_duplicate") == "1",
+            template_name=form.cleaned_data["incident_template"],
         )
     except services.DuplicateSuspected as suspected:
         return render_project_detail(request, project, form, duplicates=suspected.found, status=409)
@@ -104,6 +115,36 @@ def incident_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             request, project, form, banner=banner, status=status_for(error)
         )
     return _created_response(request, project, attempt, first_time=True)
+
+
+def _incident_create_prefilled(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """A prefill link (an alert, a runbook, a template's button): the project page with the
+    form filled from a template and the query (incident_prefill), never sent. What could not
+    be used is listed above the form; the focus is on Create incident when all was."""
+    project = project_for_request(request, slug)
+    if not permissions.can(request.user, project, Capability.RESPOND):
+        if request.htmx:
+            raise PermissionDenied(permissions.REFUSALS[Capability.RESPOND])
+        # The page as viewers see it, saying whom to ask; nothing of the link is shown.
+        return render_project_detail(request, project, IncidentForm(project=project), status=403)
+    if not request.GET:
+        return redirect(project)
+    if not request.htmx:
+        # As opening the project page would.
+        services.monitor_sync_if_stale(actor=request.user, project=project)
+        duplicates.refresh_phare_copy_if_stale(project)
+    prefill = incident_prefill.prefill_from(project, request.GET)
+    form = IncidentForm(initial=prefill.initial, project=project)
+    if prefill.zone_name:
+        # The start was converted to this zone: the browser's must not replace it.
+        form.fields["timezone"].widget.attrs["data-keep-timezone"] = ""
+    return render_project_detail(
+        request,
+        project,
+        form,
+        prefill_warnings=prefill.warnings,
+        autofocus="prefill_warnings" if prefill.warnings else "create",
+    )
 
 
 def _created_response(
@@ -246,15 +287,17 @@ def render_incident_detail(
         latest_state = updates[0].state if updates else incident.state
         edit_form = edit_form or IncidentEditForm.for_incident(incident)
         selected = edit_form.selected_monitors()
-        results, match_count = selectors.monitor_search(
-            project, search, exclude_ids=[monitor.phare_id for monitor in selected]
-        )
+        picked = [monitor.phare_id for monitor in selected]
+        results, match_count = selectors.monitor_search(project, search, exclude_ids=picked)
         context.update(
             update_form=update_form or IncidentUpdateForm(latest_state=latest_state),
             form=edit_form,
             selected_monitors=selected,
             monitor_results=results,
             match_count=match_count,
+            picked_match_count=selectors.monitor_picked_match_count(
+                project, search, picked_ids=picked
+            ),
             search=search,
             recover_form=recover_form or IncidentRecoverForm(),
         )

@@ -19,12 +19,17 @@ PICKER = "incidents/partials/monitor_picker.html"
 def monitor_search(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = project_for_request(request, slug, Capability.RESPOND)
     selected = [positive_int(value) for value in request.GET.getlist("monitors")[:200]]
-    results, match_count = selectors.monitor_search(
-        project,
-        query_text(request.GET.get("q", "")),
-        exclude_ids=[monitor_id for monitor_id in selected if monitor_id],
-    )
-    context = {"project": project, "monitor_results": results, "match_count": match_count}
+    picked = [monitor_id for monitor_id in selected if monitor_id]
+    query = query_text(request.GET.get("q", ""))
+    results, match_count = selectors.monitor_search(project, query, exclude_ids=picked)
+    context = {
+        "project": project,
+        "monitor_results": results,
+        "match_count": match_count,
+        "picked_match_count": selectors.monitor_picked_match_count(
+            project, query, picked_ids=picked
+        ),
+    }
     return render(request, f"{PICKER}#monitor_results", context)
 
 

@@ -10,6 +10,7 @@ from incidents import duplicates, permissions, selectors, services
 from incidents.forms import IncidentForm
 from incidents.models import IncidentAttempt, PhareProject
 from incidents.permissions import Capability
+from incidents.phare import RequestPreview
 from incidents.views._shared import HtmxHttpRequest, positive_int, project_for_request
 
 PAGE = "incidents/project_detail.html"
@@ -28,15 +29,18 @@ def render_project_detail(
     search: str = "",
     connection: services.ConnectionCheck | None = None,
     duplicates: list | None = None,
+    preview: RequestPreview | None = None,
+    prefill_warnings: list[str] | None = None,
+    autofocus: str = "",
 ) -> HttpResponse:
+    """`autofocus`: what has the focus once shown, "template" (the first template's button),
+    "create" (the Create button, after a template or a link filled the form) or
+    "prefill_warnings" (what a link held that was not used)."""
     can_respond = permissions.can(request.user, project, Capability.RESPOND)
     selected_monitors = form.selected_monitors() if can_respond else []
+    picked = [monitor.phare_id for monitor in selected_monitors]
     results, match_count = (
-        selectors.monitor_search(
-            project, search, exclude_ids=[monitor.phare_id for monitor in selected_monitors]
-        )
-        if can_respond
-        else ([], 0)
+        selectors.monitor_search(project, search, exclude_ids=picked) if can_respond else ([], 0)
     )
     context = {
         "can_respond": can_respond,
@@ -45,6 +49,9 @@ def render_project_detail(
         "selected_monitors": selected_monitors,
         "monitor_results": results,
         "match_count": match_count,
+        "picked_match_count": selectors.monitor_picked_match_count(
+            project, search, picked_ids=picked
+        ),
         "created": created,
         "add_recent_row": add_recent_row,
         "banner": banner,
@@ -53,6 +60,10 @@ def render_project_detail(
         "connection": connection,
         "duplicates": duplicates,
         "duplicate_window": settings.DUPLICATE_WINDOW_MINUTES,
+        "preview": preview,
+        "incident_templates": project.incident_templates.all() if can_respond else [],
+        "prefill_warnings": prefill_warnings,
+        "autofocus": autofocus,
     }
     if request.htmx:
         return render(request, f"{FORM}#incident_panel_response", context, status=status)
@@ -80,7 +91,13 @@ def project_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         created = project.attempts.filter(
             pk=created_id, state=IncidentAttempt.State.CREATED
         ).first()
-    return render_project_detail(request, project, IncidentForm(project=project), created=created)
+    return render_project_detail(
+        request,
+        project,
+        IncidentForm(project=project),
+        created=created,
+        autofocus="" if created else "template",
+    )
 
 
 @require_POST

@@ -26,6 +26,12 @@
     banner.hidden = false;
   }
 
+  // After the script changed what the search box holds: as typing would, so that typing the
+  // earlier words again searches again (htmx's "changed" remembers the last value it saw).
+  function searchAgain(box) {
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
   function options() {
     return Array.prototype.slice.call(document.querySelectorAll("#monitor-options input[name=monitors]"));
   }
@@ -38,11 +44,61 @@
     showPageBanner("Phare accepts at most " + MAX_MONITORS + " monitors per incident.");
   }
 
+  // The results are one stop in the Tab order (a roving tabindex): the result last moved to,
+  // else the first; arrows move through them (below). A picked monitor becomes a chip, a Tab
+  // stop of its own.
+  function rove(current) {
+    options().forEach(function (box) { box.setAttribute("tabindex", box === current ? "0" : "-1"); });
+  }
+
+  function keepOneResultInTabOrder() {
+    var list = options();
+    rove(list.filter(function (box) { return box.getAttribute("tabindex") === "0"; })[0] || list[0]);
+  }
+
+  document.addEventListener("focusin", function (event) {
+    var box = event.target;
+    if (box.name === "monitors" && box.closest && box.closest("#monitor-options")) { rove(box); }
+  });
+
+  function plural(count, one, many) { return count + " " + (count === 1 ? one : many); }
+
+  // What is left to pick, in the words the server uses (monitor_picker.html, monitor_results).
+  function updateMatchCount() {
+    var line = document.getElementById("monitor-match-count");
+    var text = document.getElementById("monitor-match-text");
+    if (!line || !text) { return; }
+    var remaining = options().length;
+    var pickedHere = Number(line.dataset.shown || 0) - remaining;
+    var left = Number(line.dataset.matches || 0) - pickedHere;
+    var picked = Number(line.dataset.picked || 0) + pickedHere;
+    if (left > 0) {
+      text.textContent = plural(left, "monitor", "monitors") +
+        (left > remaining ? ", showing the first " + remaining + ": type more to narrow" : "");
+    } else if (picked === 1) {
+      text.textContent = "The only match is picked.";
+    } else if (picked > 1) {
+      text.textContent = "All " + picked + " matches picked.";
+    } else {
+      text.textContent = "No monitor matches.";
+    }
+    var selectAllButton = document.getElementById("select-all-matches");
+    if (selectAllButton) {
+      if (left > 1 && left === remaining) { selectAllButton.textContent = "Select all " + left; }
+      else { selectAllButton.remove(); }
+    }
+  }
+
   function selectAll() {
     var list = options();
     if (selectedCount() + list.length > MAX_MONITORS) { refuseOverLimit(); return; }
     var selection = document.getElementById("monitor-selection");
-    list.forEach(function (box) { box.checked = true; selection.appendChild(box.closest("li")); });
+    list.forEach(function (box) {
+      box.checked = true;
+      box.removeAttribute("tabindex");
+      selection.appendChild(box.closest("li"));
+    });
+    updateMatchCount();
     document.getElementById("monitor-search").focus();
   }
 
@@ -56,7 +112,9 @@
     }
     var list = options();
     var next = list[list.indexOf(checkbox) + 1] || list[list.indexOf(checkbox) - 1];
+    checkbox.removeAttribute("tabindex");
     selection.appendChild(item);
+    updateMatchCount();
     (next || document.getElementById("monitor-search")).focus();
   }
 
@@ -66,7 +124,9 @@
     if (box.checked && box.closest("#monitor-options")) { pick(box); }
     else if (!box.checked && box.closest("#monitor-selection")) {
       box.closest("li").remove();
-      document.getElementById("monitor-search").focus();
+      var search = document.getElementById("monitor-search");
+      search.focus();
+      htmx.trigger(search, "search");  // the dropped monitor is a result again, and counted
     }
   });
 
@@ -74,14 +134,58 @@
     if (event.target.id === "select-all-matches") { selectAll(); }
   });
 
+  // Never "Create anyway": confirming a possible duplicate takes its own explicit press.
+  function pressCreate(form) {
+    var button = form.querySelector("button.create-button:not([name=confirm_duplicate])");
+    if (button && button.disabled) { return; }  // already on its way to Phare
+    form.requestSubmit(button || undefined);
+  }
+
+  // Typing in a field, where "/" and "?" are characters, not shortcuts.
+  function isTyping(element) {
+    if (!element || !element.matches) { return false; }
+    if (element.isContentEditable || element.matches("textarea, select")) { return true; }
+    return element.matches("input") &&
+      !element.matches("[type=checkbox], [type=radio], [type=button], [type=submit], [type=reset]");
+  }
+
+  var shortcutsOpener = null;
+
+  function openShortcuts() {
+    var dialog = document.getElementById("shortcuts-dialog");
+    if (!dialog || dialog.open) { return; }
+    shortcutsOpener = document.activeElement;
+    dialog.showModal();
+  }
+
   document.addEventListener("keydown", function (event) {
     var target = event.target;
+    var form = target.closest && target.closest("form.incident-form");
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && form) {
+      // Ctrl+Enter (⌘+Enter on a Mac) creates from anywhere in the form, the description too.
+      event.preventDefault();
+      pressCreate(form);
+      return;
+    }
+    if (!event.ctrlKey && !event.metaKey && !event.altKey && !isTyping(target) &&
+        !document.querySelector("dialog[open]")) {
+      if (event.key === "/" && document.getElementById("monitor-search")) {
+        event.preventDefault();
+        document.getElementById("monitor-search").focus();
+        return;
+      }
+      if (event.key === "?" && document.getElementById("shortcuts-dialog")) {
+        event.preventDefault();
+        openShortcuts();
+        return;
+      }
+    }
     if (target.id === "monitor-search") {
       if (event.key === "Enter") { event.preventDefault(); }  // never submits the form
       if (event.key === "ArrowDown" && options().length) { event.preventDefault(); options()[0].focus(); }
       if (event.key === "Escape") {
         target.value = "";
-        htmx.trigger(target, "search");  // back to the unfiltered list
+        searchAgain(target);  // back to the unfiltered list
       }
       return;
     }
@@ -90,11 +194,9 @@
       target.click();  // Enter drops a chip, as it picks a result
       return;
     }
-    var form = target.closest && target.closest("form.incident-form");
-    if (form && event.key === "Enter" && target.matches("input:not([type=checkbox][name=monitors]), select")) {
+    if (form && event.key === "Enter" && target.matches("input:not([type=checkbox][name=monitors]):not([type=button]), select")) {
       event.preventDefault();
-      // Never "Create anyway": confirming a possible duplicate takes its own explicit press.
-      form.requestSubmit(form.querySelector("button.create-button:not([name=confirm_duplicate])") || undefined);
+      pressCreate(form);
       return;
     }
     if (target.name !== "monitors" || !target.closest("#monitor-options")) { return; }
@@ -106,7 +208,48 @@
     else if (event.key === "Escape") { event.preventDefault(); document.getElementById("monitor-search").focus(); }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { setBrowserTimeZone(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    setBrowserTimeZone(document);
+    keepOneResultInTabOrder();
+  });
+
+  // A quick choice beside Incident at: the time that many minutes ago, on the browser's clock
+  // (the zone the form says its times are in).
+  function wallClock(moment) {
+    function two(number) { return String(number).padStart(2, "0"); }
+    return moment.getFullYear() + "-" + two(moment.getMonth() + 1) + "-" + two(moment.getDate()) +
+      "T" + two(moment.getHours()) + ":" + two(moment.getMinutes());
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    var quick = target.closest && target.closest("button[data-minutes-ago]");
+    if (quick) {
+      var field = quick.closest(".field-with-quick-times").querySelector("input[type=datetime-local]");
+      field.value = wallClock(new Date(Date.now() - Number(quick.dataset.minutesAgo) * 60000));
+      field.dispatchEvent(new Event("change", { bubbles: true }));
+      return;
+    }
+    if (target.id === "shortcuts-button") { openShortcuts(); return; }
+    var skip = target.closest && target.closest("a.skip-link");
+    if (skip) {
+      // Where the link leads gets the focus too, so the next Tab starts there.
+      var destination = document.getElementById(skip.getAttribute("href").slice(1));
+      if (destination) {
+        event.preventDefault();
+        if (!destination.hasAttribute("tabindex")) { destination.setAttribute("tabindex", "-1"); }
+        destination.focus();
+        destination.scrollIntoView({ block: "start" });
+      }
+    }
+  });
+
+  document.addEventListener("close", function (event) {
+    // The shortcuts list closed (Escape, or its button): the focus goes back where it was.
+    if (event.target.id !== "shortcuts-dialog") { return; }
+    if (shortcutsOpener && document.contains(shortcutsOpener)) { shortcutsOpener.focus(); }
+    shortcutsOpener = null;
+  }, true);
 
   // After a create the server sends only the result and the next submission key: the form
   // becomes blank here, as a freshly rendered one would be.
@@ -117,18 +260,18 @@
   function clearIncidentForm(form) {
     form.querySelectorAll("input[type=text], input[type=datetime-local], input[type=search], textarea, select")
       .forEach(function (field) { field.value = ""; });
-    form.querySelectorAll("input[type=checkbox]:not([name=monitors])").forEach(function (box) { box.checked = false; });
+    form.querySelectorAll("input[type=checkbox]:not([name=monitors]), input[type=radio]").forEach(function (box) { box.checked = false; });
     form.querySelectorAll(".errorlist").forEach(function (list) { list.remove(); });
     form.querySelectorAll(".has-error").forEach(function (field) { field.classList.remove("has-error"); });
-    form.querySelectorAll("[aria-invalid]").forEach(function (field) {
-      field.removeAttribute("aria-invalid");
+    form.querySelectorAll("[aria-invalid]").forEach(function (field) { field.removeAttribute("aria-invalid"); });
+    form.querySelectorAll("[aria-describedby]").forEach(function (field) {
       var described = withoutErrorIds(field.getAttribute("aria-describedby"));
       if (described) { field.setAttribute("aria-describedby", described); } else { field.removeAttribute("aria-describedby"); }
     });
-    // The error banner above the form and the duplicate warning inside it.
-    document.querySelectorAll("#incident-panel #form-banner").forEach(function (banner) { banner.remove(); });
+    // The error summary at the top of the form and the duplicate warning inside it.
+    document.querySelectorAll("#incident-panel #error-summary, #incident-panel #form-banner").forEach(function (banner) { banner.remove(); });
     document.getElementById("monitor-selection").replaceChildren();
-    htmx.trigger(document.getElementById("monitor-search"), "search");  // the unfiltered list again
+    searchAgain(document.getElementById("monitor-search"));  // the unfiltered list again
   }
 
   document.addEventListener("incident-created", function () {
@@ -136,19 +279,19 @@
     if (form) { clearIncidentForm(form); }
   });
 
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var panel = event.detail.target;
-    if (panel.id !== "incident-panel" && panel.id !== "created-slot" && !panel.querySelector("#incident-panel")) { return; }
+  document.addEventListener("htmx:afterSwap", function () { keepOneResultInTabOrder(); });
+
+  // Once htmx has settled the answer (its own focus handling done), the focus goes to what it
+  // says: the error summary after any refusal or failure, the result after a create.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var swapped = event.target;
+    if (!swapped || (swapped.id !== "incident-panel" && swapped.id !== "created-slot")) { return; }
     setBrowserTimeZone(document);
     document.getElementById("page-banner").hidden = true;
-    var focusTarget = panel.id === "created-slot"
+    var focusTarget = swapped.id === "created-slot"
       ? document.getElementById("created-result")  // "incident-created" then clears the old errors
-      : document.querySelector("#incident-panel .has-error input, #incident-panel .has-error select, #incident-panel .has-error textarea")
-        || document.getElementById("form-banner") || document.getElementById("created-result");
-    if (focusTarget) {
-      if (!focusTarget.matches("input, select, textarea")) { focusTarget.setAttribute("tabindex", "-1"); }
-      focusTarget.focus();
-    }
+      : document.getElementById("error-summary") || document.getElementById("created-result");
+    if (focusTarget) { focusTarget.focus(); }
   });
 
   document.addEventListener("htmx:beforeRequest", function (event) {
@@ -176,5 +319,92 @@
   });
   document.addEventListener("htmx:sendError", function () {
     showPageBanner("The console could not be reached. Check your connection; what you typed is still in the form.");
+  });
+
+  // Preview and Copy link on the create form. The clipboard API needs a secure context (HTTPS
+  // or localhost); elsewhere the text is selected for copying by hand.
+  function copyText(text) {
+    if (!navigator.clipboard || !window.isSecureContext) { return Promise.reject(new Error("no clipboard")); }
+    return navigator.clipboard.writeText(text);
+  }
+
+  // The form as typed, as a link that opens it filled in (the GET side of incident_create).
+  function prefillLink(button) {
+    var form = button.form;
+    var params = new URLSearchParams();
+    ["impact", "title", "description"].forEach(function (name) {
+      var field = form.elements.namedItem(name);  // a select, or radios (a RadioNodeList)
+      var value = field && field.value ? field.value : "";
+      if (value.trim()) { params.set(name, value); }
+    });
+    var monitors = Array.prototype.map.call(
+      form.querySelectorAll("#monitor-selection input[name=monitors]:checked"),
+      function (box) { return box.value; });
+    if (monitors.length) { params.set("monitors", monitors.join(",")); }
+    var exclude = form.elements.namedItem("exclude_from_downtime");
+    if (exclude && exclude.checked) { params.set("exclude_from_downtime", "1"); }
+    var link = new URL(button.getAttribute("data-prefill-url"), window.location.origin);
+    link.search = params.toString();
+    return link.href;
+  }
+
+  function copyPrefillLink(button) {
+    var link = prefillLink(button);
+    var status = document.getElementById("copy-link-status");
+    var field = document.getElementById("prefill-link");
+    status.textContent = "";
+    field.value = link;
+    copyText(link).then(function () {
+      field.hidden = true;
+      status.textContent = "Link copied";
+    }, function () {
+      field.hidden = false;
+      field.focus();
+      field.select();
+      status.textContent = "Copy the link from the field below.";
+    });
+  }
+
+  function copyPreviewBlock(button) {
+    var source = document.getElementById(button.getAttribute("data-copy-target"));
+    var status = document.getElementById("preview-copy-status");
+    if (!source || !status) { return; }
+    var heading = document.getElementById(source.getAttribute("aria-labelledby"));
+    status.textContent = "";
+    copyText(source.textContent).then(function () {
+      status.textContent = (heading ? heading.textContent : "Text") + " copied";
+    }, function () {
+      window.getSelection().selectAllChildren(source);
+      status.textContent = "Selected: press Ctrl+C (\u2318C on a Mac) to copy.";
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("#copy-prefill-link, [data-copy-target]");
+    if (!button) { return; }
+    if (button.id === "copy-prefill-link") { copyPrefillLink(button); } else { copyPreviewBlock(button); }
+  });
+
+  // A preview shows what the form held when it was pressed: say so once the form changes.
+  function markPreviewStale(event) {
+    var stale = document.getElementById("preview-stale");
+    var target = event.target;
+    if (!stale || !target.closest || target.id === "monitor-search") { return; }
+    if (target.closest("form.incident-form")) { stale.hidden = false; }
+  }
+  document.addEventListener("input", markPreviewStale);
+  document.addEventListener("change", markPreviewStale);
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target.id !== "incident-panel") { return; }
+    var preview = document.getElementById("incident-preview");
+    if (preview && !document.querySelector("#incident-panel .has-error")) { preview.focus(); }
+  });
+
+  document.addEventListener("incident-created", function () {
+    var slot = document.getElementById("preview-slot");
+    if (slot) { slot.replaceChildren(); }
+    var field = document.getElementById("prefill-link");
+    if (field) { field.hidden = true; }
   });
 })();
