@@ -5,12 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONSOLE_PORT ?= 8000
 SANDBOX_PORT ?= 8001
+# Where `make run`'s sandbox keeps the highest incident and update ids it issued.
+SANDBOX_STATE ?= phare-sandbox-state.json
 # The PostgreSQL + Redis leg of `make test`; it skips (saying why) when no server answers there,
 # and fails instead when REQUIRE_POSTGRES / REQUIRE_REDIS are set (as .ci/run does).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint format sandbox clean bench bench-load bench-audit bench-create-cost bench-incidents bench-watchers
+.PHONY: run test test-sqlite test-postgres lint format sandbox screenshots clean bench bench-load bench-audit bench-create-cost bench-incidents bench-watchers bench-declare
 
 $(VENV)/.installed-runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,22 +25,28 @@ $(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements-dev.txt
 	touch $@
 
 # Starts the console on http://127.0.0.1:$(CONSOLE_PORT). Without a PHARE_API_URL (in the
-# environment or .env) it also starts the local Phare sandbox and wires a demo project to it.
+# environment or .env) it also starts the local Phare sandbox and wires a demo project to it;
+# the sandbox keeps the ids it issued in $(SANDBOX_STATE), so its numbering (DEMO-1, DEMO-2…)
+# goes on after a restart. The terminal ends with one block (address, demo login, where
+# incidents go), printed once the console listens; runserver's own banner is left out.
 run: $(VENV)/.installed-runtime
 	@set -euo pipefail; \
 	export DEBUG="$${DEBUG:-true}"; \
-	$(PY) manage.py migrate --noinput --verbosity 0; \
+	trap 'exit 0' INT; \
+	demo_args=(--console-url "http://127.0.0.1:$(CONSOLE_PORT)"); \
 	if [ -z "$${PHARE_API_URL:-}" ] && ! grep -qs '^PHARE_API_URL=' .env; then \
 		export PHARE_API_URL="http://127.0.0.1:$(SANDBOX_PORT)"; \
 		export PHARE_SANDBOX_TOKEN="$${PHARE_SANDBOX_TOKEN:-sandbox-$$(date +%s)}"; \
-		$(PY) -m phare_sandbox --port $(SANDBOX_PORT) & sandbox_pid=$$!; \
-		trap 'kill $$sandbox_pid 2>/dev/null' EXIT; \
-		$(PY) manage.py setup_demo --sandbox-token-env PHARE_SANDBOX_TOKEN; \
-	else \
-		$(PY) manage.py setup_demo; \
+		$(PY) -m phare_sandbox --port $(SANDBOX_PORT) --state-file "$(SANDBOX_STATE)" & sandbox_pid=$$!; \
+		trap 'kill $$sandbox_pid 2>/dev/null || true' EXIT; \
+		demo_args+=(--sandbox-token-env PHARE_SANDBOX_TOKEN); \
 	fi; \
-	echo "Phare incident console: http://127.0.0.1:$(CONSOLE_PORT)"; \
-	$(PY) manage.py runserver --noreload 127.0.0.1:$(CONSOLE_PORT)
+	$(PY) manage.py migrate --noinput --verbosity 0; \
+	block="$$($(PY) manage.py setup_demo "$${demo_args[@]}")"; \
+	PYTHONUNBUFFERED=1 $(PY) manage.py runserver --noreload --skip-checks 127.0.0.1:$(CONSOLE_PORT) \
+		| { trap '' INT; while IFS= read -r line; do \
+			if [[ "$$line" == "Starting development server"* ]]; then printf '%s\n' "$$block"; fi; \
+		done; }
 
 sandbox: $(VENV)/.installed-runtime
 	$(PY) -m phare_sandbox --port $(SANDBOX_PORT)
@@ -63,6 +71,12 @@ test-postgres: $(VENV)/.installed-dev
 		echo "Redis not available at $$redis_url: the PostgreSQL leg runs without it"; redis_url=""; \
 	fi; \
 	DATABASE_URL="$(TEST_POSTGRES_URL)" REDIS_URL="$$redis_url" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The README's screenshots (docs/screenshots/): the browser tests' live console and sandbox,
+# on a desktop (1280x800) and a phone (390x844).
+screenshots: $(VENV)/.installed-dev
+	SCREENSHOTS=1 REQUIRE_BROWSER=1 DATABASE_URL=sqlite:///db-test.sqlite3 REDIS_URL= REQUIRE_REDIS= \
+		$(PY) -m pytest -q tests/browser/test_screenshots.py
 
 # Style (ruff) and types (mypy with django-stubs, over incidents/; see pyproject.toml).
 lint: $(VENV)/.installed-dev
@@ -104,3 +118,8 @@ bench-incidents: $(VENV)/.installed-dev
 # latencies (gunicorn, PostgreSQL, Redis, the sandbox with Phare's rate limit).
 bench-watchers: $(VENV)/.installed-dev
 	$(PY) bench/watchers.py
+
+# A scripted person in Chromium declares an incident five ways (mouse, keyboard, template,
+# prefill link): actions counted, seconds timed.
+bench-declare: $(VENV)/.installed-dev
+	$(PY) bench/declare.py

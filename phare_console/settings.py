@@ -3,8 +3,10 @@
 Every variable is listed in README.md's configuration table and in .env.example.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -246,10 +248,34 @@ AUDIT_CHAIN_KEY = env.list("AUDIT_CHAIN_KEY", default=[])
 # sensitive_post_parameters and secret settings, with DEBUG on as well as off.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "incidents.error_reports.ConsoleExceptionReporterFilter"
 
+# Without CREDENTIAL_KEYS or AUDIT_CHAIN_KEY and with DEBUG on, keys derived from SECRET_KEY
+# stand in, and every process says so at start-up (incidents.credentials, .audit_chain). In a
+# local demo (DEBUG on, the sandbox rather than Phare) that is expected: `make run` says it
+# once, in its start-up block (setup_demo --console-url), so the terminal shows those notices
+# only against the real Phare. With DEBUG off a missing key stops start-up instead.
+_derived_key_loggers = ("incidents.credentials", "incidents.audit_chain")
+_local_demo = DEBUG and urlsplit(PHARE_API_URL).netloc != "api.phare.io"
+
+
+def _not_a_derived_key_notice(record: logging.LogRecord) -> bool:
+    return not (record.name in _derived_key_loggers and record.levelno == logging.WARNING)
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "demo_start_up": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": _not_a_derived_key_notice,
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["demo_start_up"] if _local_demo else [],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # httpx logs every request line at INFO; keep it quiet, our client logs what matters.

@@ -33,17 +33,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=0, help="delay before each API answer")
     parser.add_argument("--rate-limit", type=int, default=100, help="calls per minute")
     parser.add_argument("--no-rate-limit", action="store_true", help="disable rate limiting")
+    parser.add_argument(
+        "--state-file",
+        metavar="PATH",
+        help="keep the highest incident and update ids issued in this JSON file, so that "
+        "ids and slugs (DEMO-1, DEMO-2…) go on after a restart (default: from 1 at each start)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    state = SandboxState(
-        token=args.token,
-        monitor_count=args.monitors,
-        latency_ms=args.latency_ms,
-        rate_limit=None if args.no_rate_limit else args.rate_limit,
-    )
+    try:
+        state = SandboxState(
+            token=args.token,
+            monitor_count=args.monitors,
+            latency_ms=args.latency_ms,
+            rate_limit=None if args.no_rate_limit else args.rate_limit,
+            state_file=args.state_file,
+        )
+    except (OSError, ValueError) as error:
+        print(f"Cannot start the sandbox: {error}", file=sys.stderr)
+        return 1
     for token in args.org_token:
         state.add_token(token, organization=True)
     for token in args.read_only_token:

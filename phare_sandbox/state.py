@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from .readings import Readings
@@ -102,6 +105,36 @@ class RateLimitResult:
     retry_after: int
 
 
+NO_IDS = {"incident": 0, "update": 0}
+
+
+def read_issued_ids(path: Path) -> dict[str, int]:
+    """The highest ids issued so far, from ``path`` (none when it does not exist yet);
+    ``ValueError`` naming the file when it holds something else."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return dict(NO_IDS)
+    try:
+        data = json.loads(text)
+        ids = {kind: data[kind] for kind in NO_IDS}
+    except (ValueError, TypeError, KeyError):
+        ids = {}
+    if not ids or not all(_is_int(value) and value >= 0 for value in ids.values()):
+        raise ValueError(
+            f"{path} does not hold the sandbox's ids "
+            '(like {"incident": 12, "update": 30}); delete it to number from 1 again.'
+        )
+    return ids
+
+
+def write_issued_ids(path: Path, ids: dict[str, int]) -> None:
+    """Write ``ids`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(ids) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -119,7 +152,12 @@ class SandboxState:
         monitor_count: int = 36,
         latency_ms: int = 0,
         rate_limit: int | None = 100,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        """With ``state_file``, the highest incident and update ids ever issued are kept in
+        that file and read back at start: ids and slugs go on after a restart or a reset
+        (``make run``). Without it, every start and reset numbers from 1 again (the tests).
+        ``OSError`` or ``ValueError`` when the file exists but cannot be read."""
         if monitor_count < 0:
             raise ValueError("monitor_count must be >= 0")
         self.lock = threading.RLock()
@@ -142,8 +180,9 @@ class SandboxState:
         self.tokens_seen: set[str] = set()  # known tokens that reached the API
         self.faults: list[Fault] = []
         self._calls: deque[float] = deque()
-        self._next_incident_id = 1
-        self._next_update_id = 1
+        self.state_file = Path(state_file) if state_file is not None else None
+        self._kept_ids = read_issued_ids(self.state_file) if self.state_file else dict(NO_IDS)
+        self._last_ids = dict(self._kept_ids)
         self.add_token(token)
         self.reset()
 
@@ -176,8 +215,7 @@ class SandboxState:
             self.tokens_seen.clear()
             self.faults.clear()
             self._calls.clear()
-            self._next_incident_id = 1
-            self._next_update_id = 1
+            self._last_ids = dict(self._kept_ids)
             self.readings = Readings()
 
     def configure(self, **changes: Any) -> Readings:
@@ -296,8 +334,7 @@ class SandboxState:
         return next((n for n, i in enumerate(self.incidents) if i["id"] == incident_id), None)
 
     def _store_incident(self, title: str, impact: str, **fields: Any) -> dict[str, Any]:
-        incident_id = self._next_incident_id
-        self._next_incident_id += 1
+        incident_id = self._issue_id("incident")
         now = format_timestamp(_now())
         incident = {
             "id": incident_id,
@@ -415,7 +452,7 @@ class SandboxState:
             data = validate_incident_update(body, drop_unknown=self.readings.unknown_keys_dropped)
             now = format_timestamp(_now())
             update = {
-                "id": self._next_update_id,
+                "id": self._issue_id("update"),
                 "incident_id": incident_id,
                 "state": data.state,
                 "content": data.content,
@@ -424,7 +461,6 @@ class SandboxState:
                 "created_at": now,
                 "updated_at": now,
             }
-            self._next_update_id += 1
             self.incident_updates.append(update)
             self.incidents[index] = {
                 **self.incidents[index],
@@ -465,6 +501,16 @@ class SandboxState:
                 title=title or f"{monitor['name']} is down",
                 monitors=[monitor_id],
             )
+
+    def _issue_id(self, kind: str) -> int:
+        """The next id of an incident or an update (under the lock), kept in the state file
+        before it is used, so no id is ever issued twice."""
+        issued = self._last_ids[kind] + 1
+        self._last_ids[kind] = issued
+        if self.state_file is not None:
+            self._kept_ids[kind] = issued
+            write_issued_ids(self.state_file, self._kept_ids)
+        return issued
 
     def _latest_time(self) -> datetime | None:
         """The latest incident time accepted, with the future-time reading."""
