@@ -1,6 +1,7 @@
 """axe-core on every page people use, at desktop and phone width: no violation of impact
 serious or critical, on the console's own pages and on the admin pages an admin opens."""
 
+import re
 import uuid
 
 import pytest
@@ -120,3 +121,41 @@ def test_admin_pages_people_use_have_no_serious_violations(
     assert not failures, "\n".join(
         f"{name}: {line}" for name, lines in failures.items() for line in lines
     )
+
+
+def luminance(css_color: str) -> float:
+    """Relative luminance (WCAG 2) of an "rgb(r, g, b)" or "rgba(…)" computed colour."""
+    channels = [int(part) / 255 for part in re.findall(r"\d+", css_color)[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_focus_ring_and_input_borders_stand_out_at_3_to_1(
+    page: Page, live_server, alice, project, sandbox
+):
+    """WCAG 1.4.11 (non-text contrast), which axe does not check: the keyboard focus ring on a
+    white card and on the dark top bar, and the input borders on white."""
+    log_in(page, live_server, alice)
+    page.goto(f"{live_server.url}{project.get_absolute_url()}")
+    title = page.get_by_label("Title")
+    white = "rgb(255, 255, 255)"
+    assert contrast(title.evaluate("e => getComputedStyle(e).borderTopColor"), white) >= 3
+    title.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focus by keyboard: :focus-visible applies
+    expect(title).to_be_focused()
+    ring = title.evaluate("e => getComputedStyle(e).outlineColor")
+    assert contrast(ring, white) >= 3, ring
+    brand = page.locator(".topbar a.brand")
+    brand.focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(brand).to_be_focused()
+    bar = page.locator(".topbar").evaluate("e => getComputedStyle(e).backgroundColor")
+    ring = brand.evaluate("e => getComputedStyle(e).outlineColor")
+    assert contrast(ring, bar) >= 3, (ring, bar)
