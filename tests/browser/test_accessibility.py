@@ -61,19 +61,25 @@ def console_pages(live_server, project, attempt) -> dict[str, str]:
         "audit log": f"{base}/audit/",
         "audit entry": f"{base}/audit/{entry.pk}/",
         "not found": f"{base}/projects/no-such-project/",
+        "incident templates": f"{base}/projects/{project.slug}/templates/",
+        "new incident template": f"{base}/projects/{project.slug}/templates/new/",
+        "prefill link with a warning": (
+            f"{base}/projects/{project.slug}/incidents/new/?title=From+an+alert&monitors=nope"
+        ),
     }
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_console_pages_have_no_serious_violations(
-    browser, live_server, alice, project, declared, width
+    browser, live_server, project_admin, project, declared, width
 ):
+    """As a project admin, who sees every part a responder sees and the admins' own."""
     context = browser.new_context(viewport=WIDTHS[width])
     page = context.new_page()
     try:
         page.goto(f"{live_server.url}/")
         found = {"log in": violations(page)}
-        log_in(page, live_server, alice)
+        log_in(page, live_server, project_admin)
         for name, url in console_pages(live_server, project, declared).items():
             page.goto(url)
             expect(page.locator("main")).to_be_visible()
@@ -83,6 +89,14 @@ def test_console_pages_have_no_serious_violations(
         page.get_by_role("button", name="Create incident").click()
         expect(page.locator("#incident-panel .errorlist").first).to_be_visible()
         found["project, form with errors"] = violations(page)
+        page.get_by_label("Title").fill("Checkout returns 502")
+        page.get_by_role("radio", name="Major outage").check()
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("#incident-preview")).to_be_visible()
+        found["project, preview"] = violations(page)
+        page.get_by_role("button", name="Keyboard shortcuts (?)").click()
+        expect(page.locator("#shortcuts-dialog")).to_be_visible()
+        found["project, keyboard shortcuts"] = violations(page)
     finally:
         context.close()
     failures = {name: lines for name, lines in found.items() if lines}
