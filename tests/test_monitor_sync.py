@@ -246,9 +246,13 @@ def test_one_person_cannot_spend_the_organizations_reads_project_after_project(
 def test_the_form_reload_without_javascript_has_the_same_cooldown(alice_client, project, sandbox):
     url = reverse("incidents:incident_form_reload", kwargs={"slug": project.slug})
     calls = list_calls(sandbox)
-    for _ in range(3):
+    for press in range(3):
         response = alice_client.post(url, {"title": "Kept", "refresh_monitors": "1"})
         assert response.status_code == 200
+        html = response.content.decode()
+        assert 'value="Kept"' in html
+        # The refused presses say when a refresh is possible again, as with JavaScript.
+        assert ("you can refresh again" in html) == (press > 0)
     assert list_calls(sandbox) == calls + 1
 
 

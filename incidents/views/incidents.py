@@ -66,11 +66,14 @@ def incident_form_reload(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     comes back with the search applied and everything typed kept. Nothing is sent to Phare
     but the monitor list read."""
     project = project_for_request(request, slug, Capability.RESPOND)
+    refresh_retry_at = None
     if "refresh_monitors" in request.POST:
-        services.monitor_sync_start(actor=request.user, project=project)
+        refresh_retry_at = services.monitor_refresh(actor=request.user, project=project).retry_at
     form = IncidentForm.keeping_values(request.POST, project=project)
     search = query_text(request.POST.get("q", ""))
-    return render_project_detail(request, project, form, search=search)
+    return render_project_detail(
+        request, project, form, search=search, refresh_retry_at=refresh_retry_at
+    )
 
 
 @require_http_methods(["GET", "POST"])

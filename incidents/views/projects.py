@@ -1,6 +1,8 @@
 """The console's start page and a project's page: the create form, recent incidents, and the
 admins' connection check."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -29,6 +31,7 @@ def render_project_detail(
     search: str = "",
     connection: services.ConnectionCheck | None = None,
     duplicates: list | None = None,
+    refresh_retry_at: datetime | None = None,
     preview: RequestPreview | None = None,
     prefill_warnings: list[str] | None = None,
     autofocus: str = "",
@@ -59,6 +62,7 @@ def render_project_detail(
         "can_manage": permissions.can(request.user, project, Capability.MANAGE),
         "connection": connection,
         "duplicates": duplicates,
+        "refresh_retry_at": refresh_retry_at,
         "duplicate_window": settings.DUPLICATE_WINDOW_MINUTES,
         "preview": preview,
         "incident_templates": project.incident_templates.all() if can_respond else [],
