@@ -1,9 +1,10 @@
 import json
 from datetime import UTC, datetime
+from html import escape
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -23,11 +24,11 @@ def moment(value: datetime | None, seconds: bool = False) -> str:
     clock = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
     local = timezone.localtime(value)
     utc = value.astimezone(UTC)
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
-        utc.isoformat().replace("+00:00", "Z"),
-        utc.strftime(clock + " UTC"),
-        local.strftime(clock + " ") + (local.tzname() or ""),
+    # What format_html writes, without its per-argument checks: the audit log has 50 a page.
+    return mark_safe(  # noqa: S308 (every value escaped)
+        f'<time datetime="{escape(utc.isoformat().replace("+00:00", "Z"))}" '
+        f'title="{escape(utc.strftime(clock + " UTC"))}">'
+        f"{escape(local.strftime(clock + ' ') + (local.tzname() or ''))}</time>"
     )
 
 

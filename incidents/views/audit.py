@@ -26,7 +26,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "page": page,
         "filters": filters,
         "filter_query": filters.as_query(),
-        "projects": selectors.project_list_for_user(request.user),
+        "projects": selectors.project_list_for_user(request.user).values_list("slug", "name"),
         "actions": AuditEntry.Action.choices,
         "outcomes": AuditEntry.Outcome.choices,
     }
