@@ -12,7 +12,7 @@ SANDBOX_STATE ?= phare-sandbox-state.json
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/phare_console
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint format sandbox screenshots clean bench bench-load bench-audit bench-create-cost bench-incidents bench-watchers bench-declare
+.PHONY: run test test-sqlite test-postgres lint format sandbox screenshots clean bench bench-load bench-audit bench-create-cost bench-incidents bench-watchers bench-declare bench-page-weight bench-create-overhead
 
 $(VENV)/.installed-runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -100,14 +100,20 @@ bench: $(VENV)/.installed-dev
 bench-load: $(VENV)/.installed-dev
 	$(PY) bench/load.py
 
-# The console's own time per create, step by step, in one process (what bench-load's overhead
-# is made of).
+# The console's own time per create, step by step, in one process, SQLite and PostgreSQL + Redis
+# (what bench-create-overhead's difference is made of), with its SQL statements.
 bench-create-cost: $(VENV)/.installed-dev
 	$(PY) bench/create_cost.py
 
-# Audit log with 1,000,000 entries on SQLite and PostgreSQL: pages, filters, export, verify.
+# One person creating through the console beside the same call straight to the sandbox (50 ms),
+# under gunicorn, on SQLite and on PostgreSQL + Redis: what the console adds, goal 5 ms.
+bench-create-overhead: $(VENV)/.installed-dev
+	$(PY) bench/create_overhead.py
+
+# Audit log with 1,000,000 entries on SQLite and PostgreSQL: pages beside Django's admin
+# changelist, filters, export, verify (BENCH_AUDIT_ARGS="--reuse --quick": seeded once, pages only).
 bench-audit: $(VENV)/.installed-dev
-	$(PY) bench/audit.py
+	$(PY) bench/audit.py $(BENCH_AUDIT_ARGS)
 
 # The incident list and one incident's page with 2,000 incidents in the copy, SQLite and
 # PostgreSQL.
@@ -123,3 +129,7 @@ bench-watchers: $(VENV)/.installed-dev
 # prefill link): actions counted, seconds timed.
 bench-declare: $(VENV)/.installed-dev
 	$(PY) bench/declare.py
+
+# The project page's first load in Chromium (36 and 10,000 monitors): bytes per file, goal 40 KB.
+bench-page-weight: $(VENV)/.installed-dev
+	$(PY) bench/page_weight.py

@@ -6,10 +6,10 @@ import os
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from incidents import ratelimit
-from incidents.models import RateLimitBucket
+from incidents.models import RateLimitBucket, RateLimitCall
 from incidents.ratelimit import CallKind, DatabaseRateBudget, RedisRateBudget
 from tests.ratelimit_worker import spend
 
@@ -132,3 +132,66 @@ def test_a_cooldown_ends(budget):
     assert budget.claim_cooldown(["cool:short"], 0.2) > 0
     time.sleep(0.3)
     assert budget.claim_cooldown(["cool:short"], 0.2) == 0
+
+
+def _flush_setting() -> str:
+    """Whether this connection's commits wait for the disk: SQLite's synchronous level
+    (2 = FULL), PostgreSQL's synchronous_commit."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW synchronous_commit")
+        else:
+            cursor.execute("PRAGMA synchronous")
+        return str(cursor.fetchone()[0])
+
+
+DURABLE = {"sqlite": "2", "postgresql": "on"}
+NOT_FLUSHED = {"sqlite": "1", "postgresql": "off"}
+
+
+def test_the_budget_commit_skips_the_flush_and_leaves_the_connection_durable(monkeypatch):
+    seen = []
+    count_call = DatabaseRateBudget._count_call
+
+    def noting(self, bucket, kind):
+        seen.append(_flush_setting())
+        return count_call(self, bucket, kind)
+
+    monkeypatch.setattr(DatabaseRateBudget, "_count_call", noting)
+    assert _flush_setting() == DURABLE[connection.vendor]
+    assert DatabaseRateBudget().try_acquire("org:a", CallKind.WRITE) == 0
+    assert seen == [NOT_FLUSHED[connection.vendor]]
+    # The audit entries' commits that follow on this connection wait for the disk again.
+    assert _flush_setting() == DURABLE[connection.vendor]
+
+
+def test_inside_a_callers_transaction_the_budget_leaves_its_commit_alone(monkeypatch):
+    seen = []
+    count_call = DatabaseRateBudget._count_call
+
+    def noting(self, bucket, kind):
+        seen.append(_flush_setting())
+        return count_call(self, bucket, kind)
+
+    monkeypatch.setattr(DatabaseRateBudget, "_count_call", noting)
+    DatabaseRateBudget().try_acquire("org:a", CallKind.WRITE)  # the bucket exists
+    with transaction.atomic():
+        assert DatabaseRateBudget().try_acquire("org:a", CallKind.WRITE) == 0
+    assert seen[-1] == DURABLE[connection.vendor]
+
+
+def test_calls_out_of_the_window_are_pruned_in_batches_and_never_counted():
+    budget = DatabaseRateBudget()
+    budget.try_acquire("org:a", CallKind.WRITE)
+    bucket = RateLimitBucket.objects.get(key="org:a")
+    long_ago = time.time() - 120
+    few = DatabaseRateBudget.PRUNE_AFTER - 1
+    RateLimitCall.objects.bulk_create(RateLimitCall(bucket=bucket, at=long_ago) for _ in range(few))
+    # Old calls below the batch size stay, but count for nothing: 4 more writes fit.
+    assert [budget.try_acquire("org:a", CallKind.WRITE) for _ in range(4)] == [0, 0, 0, 0]
+    assert budget.try_acquire("org:a", CallKind.WRITE) > 55
+    assert RateLimitCall.objects.filter(at=long_ago).count() == few
+    RateLimitCall.objects.create(bucket=bucket, at=long_ago)
+    budget.try_acquire("org:a", CallKind.WRITE)  # a full batch: deleted
+    assert not RateLimitCall.objects.filter(at=long_ago).exists()
+    assert RateLimitCall.objects.filter(bucket=bucket).count() == LIMIT

@@ -22,7 +22,7 @@ from incidents.phare import (
     same_value,
 )
 from incidents.phare.schemas import EDITABLE_FIELDS
-from incidents.services import incident_copy
+from incidents.services import background, incident_copy
 from incidents.services.attempts import (
     RECONCILE_CLOCK_SKEW,
     Answer,
@@ -71,8 +71,16 @@ def incident_create(
 
 
 def _store_created(attempt: IncidentAttempt, answer: Answer) -> None:
+    # The answer shows the attempt, not the copy: the copy is written once the person has it
+    # (the incident's page, until then, reads Phare once if opened first).
     if isinstance(answer, Incident):
-        incident_copy.store_incident(attempt.project, answer, outside=False)
+        background.when_answered(
+            f"incident-copy-{answer.id}",
+            incident_copy.store_incident,
+            attempt.project,
+            answer,
+            outside=False,
+        )
 
 
 def incident_update_create(
