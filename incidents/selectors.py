@@ -1,8 +1,10 @@
 """Reads of the console's own tables, for views and templates."""
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet
 
 from incidents import permissions
 from incidents.models import IncidentAttempt, Monitor, PhareProject
@@ -11,6 +13,15 @@ from incidents.permissions import User
 MONITOR_RESULTS_LIMIT = 50
 # Up to this many matches are all shown, so "select all" can pick every one of them.
 MONITOR_RESULTS_ALL_LIMIT = 100
+
+
+class MonitorOption(NamedTuple):
+    """One search result: what the picker shows of a monitor."""
+
+    phare_id: int
+    name: str
+    target: str
+    status: str
 
 
 def project_list_for_user(user: User) -> QuerySet[PhareProject]:
@@ -74,33 +85,58 @@ def monitor_picked_match_count(
 
 def monitor_search(
     project: PhareProject, query: str, *, exclude_ids: Sequence[int] = ()
-) -> tuple[list[Monitor], int]:
+) -> tuple[list[MonitorOption], int]:
     """Monitors matching `query` by name, URL/host or id, best first, and how many matched.
 
     Name prefixes rank before other matches; on a tie, broken monitors before healthy ones.
+
+    Every keystroke in the picker runs this at up to 10,000 monitors, so it is hand-written
+    SQL (the ORM took longer to build the statement than the database to answer it) reading
+    only the columns an option shows. On PostgreSQL the `LIKE '%…%'` tests use the trigram
+    index of migration 0010 (3 characters or more).
     """
-    monitors = Monitor.objects.filter(project=project).exclude(phare_id__in=exclude_ids)
     query = query.strip().lower()
+    where: list[str] = ["project_id = %s"]
+    params: list[int | str] = [project.pk]
+    if exclude_ids:
+        where.append(f"phare_id NOT IN ({', '.join(['%s'] * len(exclude_ids))})")
+        params += exclude_ids
+    order, order_params = "status_rank, name", list[int | str]()  # the order of an index
     if query:
-        # The id itself first, when the query is one (and fits a 64-bit id).
-        by_id = _is_id(query)
-        id_rank = [When(phare_id=int(query), then=Value(0))] if by_id else []
-        monitors = monitors.filter(_matching(query))
-        ranked: QuerySet[Monitor] = monitors.annotate(
-            match_rank=Case(
-                *id_rank,
-                When(search_name__startswith=query, then=Value(1)),
-                When(search_name__contains=query, then=Value(2)),
-                When(search_target__contains=query, then=Value(3)),
-                default=Value(4),
-                output_field=IntegerField(),
-            )
-        ).order_by("match_rank", "status_rank", "name")
+        like = connection.operators["contains"]  # the backend's LIKE, as Django writes it
+        escaped = connection.ops.prep_for_like_query(query)  # a typed % or _ is itself
+        contains, prefix = f"%{escaped}%", f"{escaped}%"
+        # The id itself too, first, when the query is one (and fits a 64-bit id).
+        by_id = [int(query)] if _is_id(query) else []
+        where.append(
+            f"(search_name {like} OR search_target {like}{' OR phare_id = %s' if by_id else ''})"
+        )
+        params += [contains, contains, *by_id]
+        id_first = "WHEN phare_id = %s THEN 0 " if by_id else ""
+        order = (
+            f"CASE {id_first}WHEN search_name {like} THEN 1 WHEN search_name {like} THEN 2 "
+            f"ELSE 3 END, {order}"
+        )
+        order_params = [*by_id, prefix, contains]
+    table, condition = Monitor._meta.db_table, " AND ".join(where)
+    if len(query) > 1:
+        # Typed text matches a part of the monitors: each row carries the count of all the
+        # matches (a window over them), so one scan answers both.
+        count, count_params = "COUNT(*) OVER ()", list[int | str]()
     else:
-        ranked = monitors.order_by("status_rank", "name")  # the order of an index
-    # As many as could all be shown, plus one to know whether there are more: counting the
-    # rest is a second, cheap query only when there are.
-    first = list(ranked[: MONITOR_RESULTS_ALL_LIMIT + 1])
-    if len(first) <= MONITOR_RESULTS_ALL_LIMIT:
-        return first, len(first)
-    return first[:MONITOR_RESULTS_LIMIT], monitors.count()
+        # Nothing or one character matches (nearly) every monitor, where a window would hold
+        # them all: the first rows come in an index's order, the count from a subquery.
+        count, count_params = f"(SELECT COUNT(*) FROM {table} WHERE {condition})", params  # noqa: S608
+    # As many as could all be shown, plus one; more than that are cut to the first 50.
+    limit = MONITOR_RESULTS_ALL_LIMIT + 1
+    with connection.cursor() as cursor:
+        # Only constants and placeholders are in the text; every value is a parameter.
+        cursor.execute(
+            f"SELECT phare_id, name, target, status, {count} FROM {table} "  # noqa: S608
+            f"WHERE {condition} ORDER BY {order} LIMIT {limit}",
+            [*count_params, *params, *order_params],
+        )
+        rows = cursor.fetchall()
+    total = rows[0][-1] if rows else 0
+    shown = rows if total <= MONITOR_RESULTS_ALL_LIMIT else rows[:MONITOR_RESULTS_LIMIT]
+    return [MonitorOption._make(row[:-1]) for row in shown], total
