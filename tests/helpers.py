@@ -204,3 +204,14 @@ def project_with_token(token: str = MOCKED_TOKEN, **fields):
     project = PhareProject(name="Shop", slug="shop", **fields)
     credentials.encrypt_token_into(project, token)
     return project
+
+
+# An incident template as its services take it (tests/conftest.py's project has monitors 2 and 4).
+INCIDENT_TEMPLATE = {
+    "name": "Checkout down",
+    "impact": "major_outage",
+    "title": "Checkout is down",
+    "description": "Payments fail at the last step.",
+    "monitors": [2, 4],
+    "exclude_from_downtime": True,
+}

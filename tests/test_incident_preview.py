@@ -9,7 +9,6 @@ import subprocess
 from datetime import UTC, datetime
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from incidents import credentials
@@ -25,16 +24,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_copy_of_phare_left_over():
-    """The duplicate check's copy of Phare's recent incidents lives in the cache, which only
-    the Redis leg clears between tests: another test's incident on these monitors would make
-    Create ask "This may already be declared" (and this test's would in the next one)."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 # Quotes, a command substitution, a newline and non-ASCII: the curl must carry them as typed.

@@ -16,23 +16,22 @@ from django.urls import reverse
 
 from incidents import audit_chain, services
 from incidents.models import AuditEntry, IncidentAttempt, IncidentTemplate
-from tests.helpers import FROM_THE_FORM, HTMX, assert_strict_csp, incident_form_data
+from tests.helpers import (
+    FROM_THE_FORM,
+    HTMX,
+    INCIDENT_TEMPLATE,
+    assert_strict_csp,
+    incident_form_data,
+)
 
 pytestmark = pytest.mark.django_db
-
-VALUES = {
-    "name": "Checkout down",
-    "impact": "major_outage",
-    "title": "Checkout is down",
-    "description": "Payments fail at the last step.",
-    "monitors": [2, 4],
-    "exclude_from_downtime": True,
-}
 
 
 @pytest.fixture
 def template(project, project_admin):
-    return services.incident_template_create(actor=project_admin, project=project, values=VALUES)
+    return services.incident_template_create(
+        actor=project_admin, project=project, values=INCIDENT_TEMPLATE
+    )
 
 
 def chosen_impact(html: str) -> str:
@@ -65,21 +64,21 @@ def template_entries(action: str = "") -> list[AuditEntry]:
 
 def test_admin_creates_a_template_audited(project, project_admin):
     template = services.incident_template_create(
-        actor=project_admin, project=project, values=VALUES
+        actor=project_admin, project=project, values=INCIDENT_TEMPLATE
     )
-    assert template.values() == VALUES
+    assert template.values() == INCIDENT_TEMPLATE
     [entry] = template_entries()
     assert (entry.action, entry.outcome, entry.actor_username) == (
         "incident_template.saved",
         "recorded",
         "dave",
     )
-    assert entry.payload == {"created": True, "before": None, "after": VALUES}
+    assert entry.payload == {"created": True, "before": None, "after": INCIDENT_TEMPLATE}
     assert audit_chain.check().problem is None
 
 
 def test_superuser_manages_templates_without_a_membership(project, superuser):
-    services.incident_template_create(actor=superuser, project=project, values=VALUES)
+    services.incident_template_create(actor=superuser, project=project, values=INCIDENT_TEMPLATE)
     assert project.incident_templates.count() == 1
 
 
@@ -88,7 +87,7 @@ def test_only_admins_manage_templates(request, project, template, persona):
     actor = request.getfixturevalue(persona)
     with pytest.raises(PermissionDenied):
         services.incident_template_create(
-            actor=actor, project=project, values=VALUES | {"name": "Other"}
+            actor=actor, project=project, values=INCIDENT_TEMPLATE | {"name": "Other"}
         )
     with pytest.raises(PermissionDenied):
         services.incident_template_change(actor=actor, template=template, changes={"title": "X"})
@@ -100,7 +99,9 @@ def test_only_admins_manage_templates(request, project, template, persona):
 
 def test_change_records_only_what_changed(project, project_admin, template):
     changed = services.incident_template_change(
-        actor=project_admin, template=template, changes=VALUES | {"title": "Checkout is slow"}
+        actor=project_admin,
+        template=template,
+        changes=INCIDENT_TEMPLATE | {"title": "Checkout is slow"},
     )
     assert changed == {"title": ("Checkout is down", "Checkout is slow")}
     entry = template_entries()[-1]
@@ -123,7 +124,7 @@ def test_delete_records_what_the_template_held(project, project_admin, template)
     services.incident_template_delete(actor=project_admin, template=template)
     assert not IncidentTemplate.objects.exists()
     entry = template_entries("incident_template.deleted")[0]
-    assert entry.payload == {"template": "Checkout down", "before": VALUES}
+    assert entry.payload == {"template": "Checkout down", "before": INCIDENT_TEMPLATE}
 
 
 @pytest.mark.parametrize(
@@ -140,7 +141,9 @@ def test_delete_records_what_the_template_held(project, project_admin, template)
 def test_template_values_are_checked(project, project_admin, template, changes, field):
     with pytest.raises(ValidationError) as refused:
         services.incident_template_create(
-            actor=project_admin, project=project, values=VALUES | {"name": "New"} | changes
+            actor=project_admin,
+            project=project,
+            values=INCIDENT_TEMPLATE | {"name": "New"} | changes,
         )
     assert field in refused.value.message_dict
     assert project.incident_templates.count() == 1
@@ -269,7 +272,7 @@ def test_project_page_has_one_button_per_template_before_the_form(client_for, pr
     services.incident_template_create(
         actor=template.project.memberships.get(role="admin").user,
         project=project,
-        values=VALUES | {"name": "Search slow & <b>", "monitors": []},
+        values=INCIDENT_TEMPLATE | {"name": "Search slow & <b>", "monitors": []},
     )
     html = client_for("responder").get(project.get_absolute_url()).content.decode()
     first = f'href="{create_url(project)}?template=Checkout%20down"'
@@ -433,7 +436,7 @@ def test_exports_carry_the_template_name_escaped_for_spreadsheets(
     client_for, project, project_admin, sandbox
 ):
     services.incident_template_create(
-        actor=project_admin, project=project, values=VALUES | {"name": "=HYPERLINK(1)"}
+        actor=project_admin, project=project, values=INCIDENT_TEMPLATE | {"name": "=HYPERLINK(1)"}
     )
     create_from_template(client_for("responder"), project, name="=HYPERLINK(1)")
     url = reverse("incidents:audit_export_csv")
@@ -540,7 +543,7 @@ def test_staff_admin_manages_templates_of_their_projects_only(
             "name": "Checkout down",
             "impact": "major_outage",
             "title": "Changed in the admin",
-            "description": VALUES["description"],
+            "description": INCIDENT_TEMPLATE["description"],
             "monitors": "[2]",
             "exclude_from_downtime": "on",
         },

@@ -7,27 +7,20 @@ from playwright.sync_api import Page, expect
 
 from incidents import services
 from incidents.models import IncidentAttempt
-from tests.helpers import log_in
+from tests.helpers import INCIDENT_TEMPLATE, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-TEMPLATE = {
-    "name": "Checkout down",
-    "impact": "major_outage",
-    "title": "Checkout is down",
-    "description": "Payments fail at the last step.",
-    "monitors": [2, 4],
-    "exclude_from_downtime": True,
-}
 
 
 @pytest.fixture
 def templates(project, project_admin):
-    services.incident_template_create(actor=project_admin, project=project, values=TEMPLATE)
+    services.incident_template_create(
+        actor=project_admin, project=project, values=INCIDENT_TEMPLATE
+    )
     services.incident_template_create(
         actor=project_admin,
         project=project,
-        values=TEMPLATE
+        values=INCIDENT_TEMPLATE
         | {
             "name": "Search slow",
             "impact": "degraded_performance",

@@ -4,22 +4,11 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from tests.helpers import log_in, pick_monitor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def no_copy_of_phare_left_over():
-    """The duplicate check's copy of Phare's recent incidents lives in the cache, which only
-    the Redis leg clears between tests: another test's incident on these monitors would make
-    Create ask "This may already be declared" (and this test's would in the next one)."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def choose_impact(page: Page, value: str) -> None:
