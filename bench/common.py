@@ -123,3 +123,38 @@ def logged_in_session(user) -> str:
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return session.session_key
+
+
+def console_env(*, database_url: str, phare_api_url: str, redis_url: str = "", **extra: str):
+    """The environment of a console a benchmark starts: production settings (DEBUG off) on plain
+    HTTP at 127.0.0.1, fixed keys, quiet logs; `extra` adds or overrides settings."""
+    return (
+        os.environ
+        | {
+            "DJANGO_SETTINGS_MODULE": "phare_console.settings",
+            "DEBUG": "false",
+            "HTTPS": "false",
+            "SECRET_KEY": "bench-secret-key-bench-secret-key-bench-secret-key",
+            "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
+            "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "PHARE_API_URL": phare_api_url,
+            "LOG_LEVEL": "WARNING",
+        }
+        | extra
+    )
+
+
+def start_console(port: int, env: dict[str, str], *, workers: int = 1, threads: int = 4):
+    """The console under gunicorn on 127.0.0.1:`port` with `env`, once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "phare_console.wsgi:application"]
+        + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
+        + ["--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    wait_until_up(f"http://127.0.0.1:{port}/healthz")
+    return process

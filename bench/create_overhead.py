@@ -31,11 +31,13 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     ROOT,
+    console_env,
     ensure_postgres_database,
     logged_in_session,
     machine,
     percentile,
     postgres_available,
+    start_console,
     wait_until_up,
     write_benchmarks,
 )
@@ -56,22 +58,14 @@ MONITORS = 36  # the sandbox's seeded monitors, ids 1 to 36
 
 
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    return os.environ | {
-        "DJANGO_SETTINGS_MODULE": "phare_console.settings",
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": "bench-overhead-secret-key-bench-overhead-secret",
-        "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
-        "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PHARE_API_URL": SANDBOX,
-        # Creates come faster than Phare's 100 calls a minute, which the sandbox does not apply.
-        "PHARE_RATE_LIMIT": "1000000",
-        "MONITOR_SYNC_TTL": "86400",
-        "LOG_LEVEL": "WARNING",
-    }
+    # Creates come faster than Phare's 100 calls a minute, which the sandbox does not apply.
+    return console_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        phare_api_url=SANDBOX,
+        PHARE_RATE_LIMIT="1000000",
+        MONITOR_SYNC_TTL="86400",
+    )
 
 
 def prepare(env: dict[str, str]) -> str:
@@ -113,16 +107,7 @@ def run_leg(database_url: str, redis_url: str, rounds: int, warm_up: int) -> dic
     try:
         wait_until_up(f"{SANDBOX}/")
         session = prepare(env)
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "phare_console.wsgi:application"]
-                + ["--bind", f"127.0.0.1:{CONSOLE_PORT}", "--workers", str(WORKERS)]
-                + ["--threads", str(THREADS), "--log-level", "warning"],
-                cwd=ROOT,
-                env=env,
-            )
-        )
-        wait_until_up(f"{CONSOLE}/healthz")
+        processes.append(start_console(CONSOLE_PORT, env, workers=WORKERS, threads=THREADS))
         return measure(session, rounds, warm_up)
     finally:
         for process in reversed(processes):

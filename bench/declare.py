@@ -29,7 +29,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, migrate_and_setup, wait_until_up, write_benchmarks  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    console_env,
+    machine,
+    migrate_and_setup,
+    start_console,
+    wait_until_up,
+    write_benchmarks,
+)
 
 ROUNDS = 5
 TOKEN = "pha_bench_declare_token"
@@ -51,20 +59,9 @@ GOALS = {
 
 
 def server_env(database: Path) -> dict[str, str]:
-    return os.environ | {
-        "DJANGO_SETTINGS_MODULE": "phare_console.settings",
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": "bench-declare-secret-key-bench-declare-secret-key",
-        "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
-        "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "REDIS_URL": "",
-        "PHARE_API_URL": SANDBOX,
-        "DUPLICATE_WINDOW_MINUTES": "0",
-        "LOG_LEVEL": "WARNING",
-    }
+    return console_env(
+        database_url=f"sqlite:///{database}", phare_api_url=SANDBOX, DUPLICATE_WINDOW_MINUTES="0"
+    )
 
 
 def prepare_database(env: dict[str, str]) -> tuple[str, list[str]]:
@@ -289,16 +286,7 @@ def main() -> None:
         )
         wait_until_up(f"{SANDBOX}/")
         project_path, monitors = prepare_database(env)
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "phare_console.wsgi:application"]
-                + ["--bind", f"127.0.0.1:{CONSOLE_PORT}", "--workers", "1", "--threads", "4"]
-                + ["--log-level", "warning"],
-                cwd=ROOT,
-                env=env,
-            )
-        )
-        wait_until_up(f"{CONSOLE}/healthz")
+        processes.append(start_console(CONSOLE_PORT, env))
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:

@@ -29,12 +29,14 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     ROOT,
+    console_env,
     ensure_postgres_database,
     logged_in_session,
     machine,
     migrate_and_setup,
     percentile,
     postgres_available,
+    start_console,
     wait_until_up,
     write_benchmarks,
 )
@@ -55,22 +57,14 @@ SANDBOX_PORT, CONSOLE_PORT = 8701, 8702
 
 
 def server_env() -> dict[str, str]:
-    return os.environ | {
-        "DJANGO_SETTINGS_MODULE": "phare_console.settings",
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": "bench-load-secret-key-bench-load-secret-key",
-        "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
-        "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": POSTGRES_URL,
-        "REDIS_URL": REDIS_URL,
-        "PHARE_API_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
-        # The load is far above Phare's 100 calls a minute, which the sandbox does not apply.
-        "PHARE_RATE_LIMIT": "1000000",
-        "MONITOR_SYNC_TTL": "86400",
-        "LOG_LEVEL": "WARNING",
-    }
+    # The load is far above Phare's 100 calls a minute, which the sandbox does not apply.
+    return console_env(
+        database_url=POSTGRES_URL,
+        redis_url=REDIS_URL,
+        phare_api_url=f"http://127.0.0.1:{SANDBOX_PORT}",
+        PHARE_RATE_LIMIT="1000000",
+        MONITOR_SYNC_TTL="86400",
+    )
 
 
 def prepare_database() -> list[str]:
@@ -232,15 +226,8 @@ def main() -> None:
         wait_until_up(f"http://127.0.0.1:{SANDBOX_PORT}/")
         sessions = prepare_database()
         processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "phare_console.wsgi:application"]
-                + ["--bind", f"127.0.0.1:{CONSOLE_PORT}", "--workers", str(WORKERS)]
-                + ["--threads", str(THREADS), "--log-level", "warning"],
-                cwd=ROOT,
-                env=server_env(),
-            )
+            start_console(CONSOLE_PORT, server_env(), workers=WORKERS, threads=THREADS)
         )
-        wait_until_up(f"http://127.0.0.1:{CONSOLE_PORT}/healthz")
         direct, console = Recorder(), Recorder()
         print(f"direct calls for {DIRECT_DURATION_S} s…", file=sys.stderr)
         direct_phase(direct, DIRECT_DURATION_S)

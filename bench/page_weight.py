@@ -20,7 +20,6 @@ fetches it from the page once the load is over, so it counts as in a visible tab
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -31,10 +30,11 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     ROOT,
+    console_env,
     logged_in_session,
     machine,
     migrate_and_setup,
-    wait_until_up,
+    start_console,
     write_benchmarks,
 )
 
@@ -47,22 +47,11 @@ LEGS = [("Shop", 36, "pha_bench_weight_36"), ("Fleet", 10_000, "pha_bench_weight
 
 
 def server_env(database: Path, phare_url: str) -> dict[str, str]:
-    return os.environ | {
-        "DJANGO_SETTINGS_MODULE": "phare_console.settings",
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": "bench-weight-secret-key-bench-weight-secret-key",
-        "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
-        "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "REDIS_URL": "",
-        "PHARE_API_URL": phare_url,
-        # The copies were just read: opening the page reads nothing from Phare in the
-        # background, so the page is the same for every load.
-        "MONITOR_SYNC_TTL": "86400",
-        "LOG_LEVEL": "WARNING",
-    }
+    # The copies were just read: opening the page reads nothing from Phare in the background,
+    # so the page is the same for every load.
+    return console_env(
+        database_url=f"sqlite:///{database}", phare_api_url=phare_url, MONITOR_SYNC_TTL="86400"
+    )
 
 
 def prepare_database(env: dict[str, str], sandboxes: list) -> tuple[str, list[tuple[str, int]]]:
@@ -284,14 +273,7 @@ def main() -> None:
     loads: list[Load] = []
     try:
         session_key, pages = prepare_database(env, sandboxes)
-        console = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "phare_console.wsgi:application"]
-            + ["--bind", f"127.0.0.1:{CONSOLE_PORT}", "--workers", "1", "--threads", "4"]
-            + ["--log-level", "warning"],
-            cwd=ROOT,
-            env=env,
-        )
-        wait_until_up(f"{CONSOLE}/healthz")
+        console = start_console(CONSOLE_PORT, env)
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:

@@ -29,12 +29,14 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     ROOT,
+    console_env,
     ensure_postgres_database,
     logged_in_session,
     machine,
     migrate_and_setup,
     percentile,
     postgres_available,
+    start_console,
     wait_until_up,
     write_benchmarks,
 )
@@ -57,21 +59,13 @@ CONSOLE = f"http://127.0.0.1:{CONSOLE_PORT}"
 
 
 def server_env() -> dict[str, str]:
-    return os.environ | {
-        "DJANGO_SETTINGS_MODULE": "phare_console.settings",
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": "bench-watchers-secret-key-bench-watchers-secret",
-        "CREDENTIAL_KEYS": "M_WGKnZrF15iNgYIvRUEFaE2wQAX1C0zP-prn-z4r6E=",
-        "AUDIT_CHAIN_KEY": "bench-audit-chain-key-bench-audit-chain-key",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": POSTGRES_URL,
-        "REDIS_URL": REDIS_URL,
-        "PHARE_API_URL": SANDBOX,
-        "MONITOR_SYNC_TTL": "86400",
-        "INCIDENT_POLL_SECONDS": str(POLL_S),
-        "LOG_LEVEL": "WARNING",
-    }
+    return console_env(
+        database_url=POSTGRES_URL,
+        redis_url=REDIS_URL,
+        phare_api_url=SANDBOX,
+        MONITOR_SYNC_TTL="86400",
+        INCIDENT_POLL_SECONDS=str(POLL_S),
+    )
 
 
 def prepare_database() -> list[str]:
@@ -207,15 +201,8 @@ def main() -> None:
         wait_until_up(f"{SANDBOX}/")
         sessions = prepare_database()
         processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "phare_console.wsgi:application"]
-                + ["--bind", f"127.0.0.1:{CONSOLE_PORT}", "--workers", str(WORKERS)]
-                + ["--threads", str(THREADS), "--log-level", "warning"],
-                cwd=ROOT,
-                env=server_env(),
-            )
+            start_console(CONSOLE_PORT, server_env(), workers=WORKERS, threads=THREADS)
         )
-        wait_until_up(f"{CONSOLE}/healthz")
         path = declare(sessions[0])
         time.sleep(1)  # let the declaration's own calls settle out of the measured minute
         before = sandbox_requests()
