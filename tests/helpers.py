@@ -215,3 +215,33 @@ INCIDENT_TEMPLATE = {
     "monitors": [2, 4],
     "exclude_from_downtime": True,
 }
+
+
+# Phare's answers as the client-level tests mock them: an incident and one update of its timeline.
+PHARE_INCIDENT = {
+    "id": 7,
+    "project_id": 1,
+    "type": "manual",
+    "slug": "APP-7",
+    "state": "investigating",
+    "status": "ongoing",
+    "impact": "major_outage",
+    "title": "Checkout down",
+    "description": None,
+    "exclude_from_downtime": False,
+    "incident_at": "2026-11-28T10:00:00.000000Z",
+    "recovery_at": None,
+    "monitors": [1, 2],
+    "created_at": "2026-11-28T10:00:01.000000Z",
+    "updated_at": "2026-11-28T10:00:01.000000Z",
+}
+PHARE_INCIDENT_UPDATE = {
+    "id": 3,
+    "incident_id": 7,
+    "state": "identified",
+    "content": "A bad deploy; rolling back.",
+    "published_at": "2026-11-28T10:10:00.000000Z",
+    "creator": {"id": 1, "type": "api_key", "label": "Console key"},
+    "created_at": "2026-11-28T10:10:01.000000Z",
+    "updated_at": "2026-11-28T10:10:01.000000Z",
+}

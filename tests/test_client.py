@@ -21,30 +21,14 @@ from incidents.phare import (
     PhareValidationError,
 )
 from incidents.phare import client as client_module
-from tests.helpers import MOCKED_PHARE_API, MOCKED_TOKEN, project_with_token
+from tests.helpers import MOCKED_PHARE_API, MOCKED_TOKEN, PHARE_INCIDENT, project_with_token
 
 pytestmark = pytest.mark.django_db  # the shared rate budget lives in the database
 
 API = MOCKED_PHARE_API
 JSON = {"Content-Type": "application/json"}
 TOKEN = MOCKED_TOKEN
-INCIDENT = {
-    "id": 7,
-    "project_id": 1,
-    "type": "manual",
-    "slug": "APP-7",
-    "state": "investigating",
-    "status": "ongoing",
-    "impact": "major_outage",
-    "title": "Checkout down",
-    "description": None,
-    "exclude_from_downtime": False,
-    "incident_at": "2026-11-28T10:00:00.000000Z",
-    "recovery_at": None,
-    "monitors": [1, 2],
-    "created_at": "2026-11-28T10:00:01.000000Z",
-    "updated_at": "2026-11-28T10:00:01.000000Z",
-}
+INCIDENT = PHARE_INCIDENT
 
 
 @pytest.fixture(autouse=True)

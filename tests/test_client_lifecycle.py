@@ -24,39 +24,24 @@ from incidents.phare import (
     incident_edit_body,
 )
 from incidents.phare import client as client_module
-from tests.helpers import MOCKED_PHARE_API, MOCKED_TOKEN, project_with_token
+from tests.helpers import (
+    MOCKED_PHARE_API,
+    MOCKED_TOKEN,
+    PHARE_INCIDENT,
+    PHARE_INCIDENT_UPDATE,
+    project_with_token,
+)
 
 pytestmark = pytest.mark.django_db  # the shared rate budget lives in the database
 
 API = MOCKED_PHARE_API
 TOKEN = MOCKED_TOKEN
-INCIDENT = {
-    "id": 7,
-    "project_id": 1,
-    "type": "manual",
-    "slug": "APP-7",
-    "state": "investigating",
-    "status": "ongoing",
-    "impact": "major_outage",
-    "title": "Checkout down",
+INCIDENT = PHARE_INCIDENT | {
     "description": "Payments fail",
     "exclude_from_downtime": True,
-    "incident_at": "2026-11-28T10:00:00.000000Z",
-    "recovery_at": None,
-    "monitors": [1, 2],
-    "created_at": "2026-11-28T10:00:01.000000Z",
     "updated_at": "2026-11-28T10:05:00.000000Z",
 }
-UPDATE = {
-    "id": 3,
-    "incident_id": 7,
-    "state": "identified",
-    "content": "A bad deploy; rolling back.",
-    "published_at": "2026-11-28T10:10:00.000000Z",
-    "creator": {"id": 1, "type": "api_key", "label": "Console key"},
-    "created_at": "2026-11-28T10:10:01.000000Z",
-    "updated_at": "2026-11-28T10:10:01.000000Z",
-}
+UPDATE = PHARE_INCIDENT_UPDATE
 GONE = {"message": "Resource not found"}
 REJECTED = {
     "message": "The title field must not be greater than 250 characters.",

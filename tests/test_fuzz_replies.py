@@ -25,37 +25,12 @@ from incidents.phare import (
 )
 from incidents.phare import client as client_module
 from incidents.phare.errors import EDIT_INCIDENT, field_errors_from, message_in
-from tests.helpers import project_with_token
+from tests.helpers import PHARE_INCIDENT, PHARE_INCIDENT_UPDATE, project_with_token
 
 API = "https://phare.test"
 MAX_ID = 2**63 - 1
-INCIDENT = {
-    "id": 7,
-    "project_id": 1,
-    "type": "manual",
-    "slug": "APP-7",
-    "state": "investigating",
-    "status": "ongoing",
-    "impact": "major_outage",
-    "title": "Checkout down",
-    "description": None,
-    "exclude_from_downtime": False,
-    "incident_at": "2026-11-28T10:00:00.000000Z",
-    "recovery_at": None,
-    "monitors": [1, 2],
-    "created_at": "2026-11-28T10:00:01.000000Z",
-    "updated_at": "2026-11-28T10:00:01.000000Z",
-}
-UPDATE = {
-    "id": 3,
-    "incident_id": 7,
-    "state": "identified",
-    "content": "A bad deploy; rolling back.",
-    "published_at": "2026-11-28T10:10:00.000000Z",
-    "creator": {"id": 1, "type": "api_key", "label": "Console key"},
-    "created_at": "2026-11-28T10:10:01.000000Z",
-    "updated_at": "2026-11-28T10:10:01.000000Z",
-}
+INCIDENT = PHARE_INCIDENT
+UPDATE = PHARE_INCIDENT_UPDATE
 MONITOR = {
     "id": 4,
     "name": "checkout",
