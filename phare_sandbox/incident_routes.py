@@ -12,7 +12,7 @@ from typing import Any
 
 from .responses import NOT_FOUND, Response, found, paginated, read_object
 from .state import SandboxState
-from .validation import validate_list_query
+from .validation import ListQuery, validate_list_query
 
 API_KEY_CREATOR = {"id": 1, "type": "api_key", "label": "Sandbox API key"}
 DASHBOARD_CREATOR = {"id": 7, "type": "user", "label": "Phare dashboard user"}
@@ -40,18 +40,7 @@ def create_incident(call: ApiCall) -> Response:
 def list_incidents(call: ApiCall) -> Response:
     params = validate_list_query(call.query)
     items, has_more = call.state.incident_page(params.page, params.per_page, params.monitor_ids)
-    return Response(
-        200,
-        paginated(
-            items,
-            has_more,
-            params.page,
-            params.per_page,
-            call.query,
-            call.base_url,
-            call.state.readings,
-        ),
-    )
+    return _page(call, params, items, has_more)
 
 
 def get_incident(call: ApiCall) -> Response:
@@ -84,6 +73,11 @@ def list_incident_updates(call: ApiCall) -> Response:
     if page is None:
         return Response(404, NOT_FOUND)
     items, has_more = page
+    return _page(call, params, items, has_more)
+
+
+def _page(call: ApiCall, params: ListQuery, items: list, has_more: bool) -> Response:
+    """One page of a list, with its links as the sandbox's current readings write them."""
     return Response(
         200,
         paginated(
