@@ -158,3 +158,38 @@ def start_console(port: int, env: dict[str, str], *, workers: int = 1, threads: 
     )
     wait_until_up(f"http://127.0.0.1:{port}/healthz")
     return process
+
+
+def run_legs(
+    script: str,
+    folder: str,
+    postgres_url: str,
+    redis_url: str,
+    *,
+    extra_args: tuple[str, ...] = (),
+    sqlite_only: bool = False,
+) -> list[tuple[str, dict]]:
+    """Run `script --leg DATABASE_URL REDIS_URL` in a process of its own (settings are global)
+    on SQLite (a file in `folder`) and, unless `sqlite_only` or no server answers, on
+    PostgreSQL (created afresh) with Redis (emptied). Each leg prints its result as JSON on its
+    last line; returns (leg name, result) pairs."""
+    import json
+
+    databases = [("SQLite", f"sqlite:///{folder}/{Path(script).stem}.sqlite3", "")]
+    if sqlite_only:
+        pass
+    elif postgres_available(postgres_url):
+        ensure_postgres_database(postgres_url, fresh=True)
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+        databases.append(("PostgreSQL + Redis", postgres_url, redis_url))
+    else:
+        print(f"PostgreSQL not available at {postgres_url}: SQLite only", file=sys.stderr)
+    legs = []
+    for name, database_url, leg_redis_url in databases:
+        print(f"{name}…", file=sys.stderr)
+        command = [sys.executable, script, "--leg", database_url, leg_redis_url, *extra_args]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        legs.append((name, json.loads(output.strip().splitlines()[-1])))
+    return legs

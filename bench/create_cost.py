@@ -30,9 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import create_overhead  # noqa: E402
 from common import (  # noqa: E402
     ROOT,
-    ensure_postgres_database,
     machine,
-    postgres_available,
+    run_legs,
     wait_until_up,
     write_benchmarks,
 )
@@ -253,22 +252,8 @@ def main() -> None:
     if args.leg:
         print(json.dumps(run_leg(*args.leg)))
         return
-    legs: list[tuple[str, dict]] = []
     with tempfile.TemporaryDirectory() as folder:
-        databases = [("SQLite", f"sqlite:///{folder}/cost.sqlite3", "")]
-        if postgres_available(POSTGRES_URL):
-            ensure_postgres_database(POSTGRES_URL, fresh=True)
-            import redis
-
-            redis.Redis.from_url(REDIS_URL).flushdb()
-            databases.append(("PostgreSQL + Redis", POSTGRES_URL, REDIS_URL))
-        else:
-            print(f"PostgreSQL not available at {POSTGRES_URL}: SQLite only", file=sys.stderr)
-        for name, database_url, redis_url in databases:
-            print(f"{name}…", file=sys.stderr)
-            command = [sys.executable, __file__, "--leg", database_url, redis_url]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            legs.append((name, json.loads(output.strip().splitlines()[-1])))
+        legs = run_legs(__file__, folder, POSTGRES_URL, REDIS_URL)
     section = report(legs)
     print(section)
     if not args.no_write:

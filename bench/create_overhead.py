@@ -32,11 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     ROOT,
     console_env,
-    ensure_postgres_database,
     logged_in_session,
     machine,
     percentile,
-    postgres_available,
+    run_legs,
     start_console,
     wait_until_up,
     write_benchmarks,
@@ -182,25 +181,15 @@ def main() -> None:
     if args.leg:
         print(json.dumps(run_leg(*args.leg, args.rounds, args.warm_up)))
         return
-    legs: list[tuple[str, dict]] = []
     with tempfile.TemporaryDirectory() as folder:
-        databases = [("SQLite", f"sqlite:///{folder}/overhead.sqlite3", "")]
-        if args.sqlite_only:
-            pass
-        elif postgres_available(POSTGRES_URL):
-            ensure_postgres_database(POSTGRES_URL, fresh=True)
-            import redis
-
-            redis.Redis.from_url(REDIS_URL).flushdb()
-            databases.append(("PostgreSQL + Redis", POSTGRES_URL, REDIS_URL))
-        else:
-            print(f"PostgreSQL not available at {POSTGRES_URL}: SQLite only", file=sys.stderr)
-        for name, database_url, redis_url in databases:
-            print(f"{name}: {args.rounds} rounds…", file=sys.stderr)
-            command = [sys.executable, __file__, "--leg", database_url, redis_url]
-            command += ["--rounds", str(args.rounds), "--warm-up", str(args.warm_up)]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            legs.append((name, json.loads(output.strip().splitlines()[-1])))
+        legs = run_legs(
+            __file__,
+            folder,
+            POSTGRES_URL,
+            REDIS_URL,
+            extra_args=("--rounds", str(args.rounds), "--warm-up", str(args.warm_up)),
+            sqlite_only=args.sqlite_only,
+        )
     section = report(legs, args.rounds, args.warm_up)
     print(section)
     if not args.no_write:
