@@ -17,7 +17,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents import audit_chain, permissions
+from incidents import audit_chain, permissions, row_sql
 from incidents.exceptions import NotRecorded, ReconciliationFailed, SubmissionAlreadyHandled
 from incidents.models import AuditEntry, IncidentAttempt, PhareProject
 from incidents.permissions import Capability, User
@@ -118,7 +118,7 @@ def write_once(
     """
     try:
         with transaction.atomic():
-            attempt = IncidentAttempt.objects.create(
+            attempt = IncidentAttempt(
                 submission_key=submission_key,
                 kind=write.kind,
                 project=project,
@@ -128,6 +128,7 @@ def write_once(
                 incident_title=write.incident_title[:250],
                 template_name=write.template_name,
             )
+            row_sql.insert(attempt)
             audit(attempt, ACTIONS[write.kind].started, AuditEntry.Outcome.PENDING)
     except IntegrityError:
         attempt = earlier_attempt(
@@ -444,7 +445,7 @@ def settle(
     attempt.finished_at = timezone.now()
     # The attempt's new state and the audit entry saying so land together (and in one commit).
     with transaction.atomic():
-        attempt.save(update_fields=SETTLED_FIELDS)
+        row_sql.update(attempt, SETTLED_FIELDS)
         actions = ACTIONS[IncidentAttempt.Kind(attempt.kind)]
         audit(
             attempt,
