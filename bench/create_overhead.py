@@ -9,8 +9,12 @@ Phare sandbox answering in 50 ms and the console under gunicorn (production sett
 off), logs one responder in, then after a warm-up alternates ROUNDS times: an HTMX create
 through the console (a fresh submission key, "Create anyway" pressed: confirm_duplicate=1),
 then the same JSON body POSTed straight to the sandbox with httpx. Both clients keep their
-connection open, as a browser does. Prints the medians, their difference and ratio, and the
-p95, and writes them into BENCHMARKS.md.
+connection open, as a browser does. Each round also times two requests that do none of a
+create's work, for the floor under it: GET /healthz (gunicorn, HTTP and Django's middleware,
+one `SELECT 1`, no session) and the HTMX GET of the monitor refresh's status line (the same
+plus the session, the user, the project and role, and a small partial, as every request of a
+signed-in responder). Prints the medians, their difference and ratio, and the p95, and writes
+them into BENCHMARKS.md.
 """
 
 import argparse
@@ -158,16 +162,39 @@ def measure(session: str, rounds: int, warm_up: int) -> dict:
             raise RuntimeError(f"the direct call answered {response.status_code}")
         return elapsed
 
+    def floor(path: str, headers: dict[str, str]) -> float:
+        started = time.perf_counter()
+        response = console.get(path, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} answered {response.status_code}")
+        return elapsed
+
+    def health() -> float:
+        return floor("/healthz", {})
+
+    def signed_in_partial() -> float:
+        return floor("/projects/overhead/monitors/status/", {"HX-Request": "true"})
+
     with console, direct:
         for number in range(warm_up):
             through_console(f"warm-up {number}", random.randint(1, MONITORS))
             straight_to_phare(f"warm-up {number}", random.randint(1, MONITORS))
-        console_ms, direct_ms = [], []
+            health()
+            signed_in_partial()
+        measured: dict[str, list[float]] = {
+            "console_ms": [],
+            "direct_ms": [],
+            "health_ms": [],
+            "partial_ms": [],
+        }
         for number in range(rounds):
             title, monitor = f"Checkout is down {number}", random.randint(1, MONITORS)
-            console_ms.append(through_console(title, monitor))
-            direct_ms.append(straight_to_phare(title, monitor))
-    return {"console_ms": console_ms, "direct_ms": direct_ms}
+            measured["console_ms"].append(through_console(title, monitor))
+            measured["direct_ms"].append(straight_to_phare(title, monitor))
+            measured["health_ms"].append(health())
+            measured["partial_ms"].append(signed_in_partial())
+    return measured
 
 
 def main() -> None:
@@ -204,7 +231,7 @@ def main() -> None:
 def report(legs: list[tuple[str, dict]], rounds: int, warm_up: int) -> str:
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     median = statistics.median
-    rows = []
+    rows, floors = [], []
     for name, leg in legs:
         console, direct = leg["console_ms"], leg["direct_ms"]
         added = median(console) - median(direct)
@@ -215,6 +242,8 @@ def report(legs: list[tuple[str, dict]], rounds: int, warm_up: int) -> str:
             f"| {median(direct):.1f} / {percentile(direct, 0.95):.1f} ms "
             f"| {added:.1f} ms | {ratio:.2f} | {met} |"
         )
+        health, partial = median(leg["health_ms"]), median(leg["partial_ms"])
+        floors.append(f"| {name} | {health:.1f} ms | {partial:.1f} ms | {added - partial:.1f} ms |")
     lines = [
         f"Measured {date} on {machine()}. Console under gunicorn ({WORKERS} worker × "
         f"{THREADS} threads, DEBUG off); Phare sandbox answering in {LATENCY_MS} ms; one "
@@ -227,6 +256,14 @@ def report(legs: list[tuple[str, dict]], rounds: int, warm_up: int) -> str:
         "| database | console p50 / p95 | direct p50 / p95 | added at p50 | ratio | goal |",
         "|---|---|---|---|---|---|",
         *rows,
+        "",
+        "The floor under it, timed in the same rounds (medians): a request that does none of "
+        "a create's work, and what the create adds above the signed-in one.",
+        "",
+        "| database | GET /healthz (no session) | signed-in HTMX GET (status line) "
+        "| create's own work: added less the signed-in GET |",
+        "|---|---|---|---|",
+        *floors,
     ]
     return "\n".join(lines)
 
