@@ -11,6 +11,7 @@ from django.forms.renderers import TemplatesSetting
 from django.http import QueryDict
 from django.utils import timezone
 
+from incidents import selectors
 from incidents.models import Impact, Monitor, PhareProject
 from incidents.phare import IncidentPayload
 
@@ -175,12 +176,7 @@ class IncidentForm(forms.Form):
 
     def clean_monitors(self) -> list[int]:
         ids = self.cleaned_data["monitors"]
-        known = set(
-            Monitor.objects.filter(project=self.project, phare_id__in=ids).values_list(
-                "phare_id", flat=True
-            )
-        )
-        known |= self.monitors_allowed_unknown()
+        known = selectors.monitor_ids_known(self.project, ids) | self.monitors_allowed_unknown()
         unknown = [str(monitor_id) for monitor_id in ids if monitor_id not in known]
         if unknown:
             raise forms.ValidationError(
