@@ -12,12 +12,13 @@ come from the models' metadata, never from input, hence the `noqa: S608`.
 
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import DatabaseError, connection
 from django.db.models import Field, Model
 
 Converter = Callable[[Any, Any, Any], Any]
+M = TypeVar("M", bound=Model)
 
 
 @cache
@@ -88,7 +89,7 @@ def _readers(model: type[Model]) -> tuple[tuple[str, ...], tuple[tuple[Any, list
     return tuple(field.attname for field in fields), tuple(readers)
 
 
-def instance_from_row(model: type[Model], row: Sequence[Any]) -> Model:
+def instance_from_row(model: type[M], row: Sequence[Any]) -> M:
     """The instance for a row of `select_list(model, …)`'s columns, as a queryset builds it."""
     attnames, readers = _readers(model)
     values = []

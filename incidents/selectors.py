@@ -1,7 +1,7 @@
 """Reads of the console's own tables, for views and templates."""
 
 from collections.abc import Sequence
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
@@ -51,7 +51,7 @@ def project_for_user(user: User, slug: str) -> PhareProject | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    project = cast(PhareProject, row_sql.instance_from_row(PhareProject, row[:-1]))
+    project = row_sql.instance_from_row(PhareProject, row[:-1])
     permissions.remember_role(user, project, row[-1])
     return project
 

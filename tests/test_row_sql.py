@@ -104,3 +104,27 @@ def test_an_audit_entry_already_written_is_never_appended_again(project):
     with pytest.raises(TypeError):
         audit_chain.append(entry)
     assert AuditEntry.objects.count() == written
+
+
+def test_a_session_is_read_as_djangos_own_store_reads_it_until_it_expires():
+    from django.contrib.sessions.backends.db import SessionStore as DjangoStore
+    from django.contrib.sessions.models import Session
+
+    from incidents.session_store import SessionStore
+
+    written = DjangoStore()
+    written.update({"_auth_user_id": "7", "note": "ünïcode"})
+    written.create()
+    key = written.session_key
+
+    assert (
+        SessionStore(key).load()
+        == DjangoStore(key).load()
+        == {
+            "_auth_user_id": "7",
+            "note": "ünïcode",
+        }
+    )
+    Session.objects.filter(session_key=key).update(expire_date=datetime(2026, 1, 1, tzinfo=UTC))
+    expired = SessionStore(key)
+    assert expired.load() == {} and expired.session_key is None
