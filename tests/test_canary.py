@@ -3,6 +3,8 @@ appear in no response, log line, error report, audit row, dumpdata output or dat
 
 import io
 import logging
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -162,7 +164,7 @@ def database_contents() -> str:
         connection.close()  # checkpoint the WAL, if any, into the file
         name = Path(connection.settings_dict["NAME"])
         files = [name, *(name.with_name(name.name + s) for s in ("-wal", "-journal"))]
-        return b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1")
+        return read_elsewhere([f for f in files if f.exists()]).decode("latin-1")
     with connection.cursor() as cursor:
         rows = []
         for table in connection.introspection.table_names(cursor):
@@ -170,6 +172,19 @@ def database_contents() -> str:
             cursor.execute(f"SELECT t::text FROM {quoted} t")  # noqa: S608 (names from the catalog)
             rows.extend(row[0] for row in cursor.fetchall())
         return "\n".join(rows)
+
+
+def read_elsewhere(files: list[Path]) -> bytes:
+    """The files' bytes, read by another process. Closing a file drops every POSIX lock its
+    process holds on that file, SQLite's included: a connection still open in this process
+    (another thread's, or the one Django keeps for the context that ran before Playwright's)
+    would lose the shared lock that tells other processes it uses the write-ahead log, and the
+    next app server to close its connection would delete the log under it
+    (https://www.sqlite.org/howtocorrupt.html, "Posix advisory locks canceled by a separate
+    thread doing close()")."""
+    read = "import sys; [sys.stdout.buffer.write(open(f, 'rb').read()) for f in sys.argv[1:]]"
+    command = [sys.executable, "-c", read, *map(str, files)]
+    return subprocess.run(command, capture_output=True, check=True).stdout  # noqa: S603
 
 
 @pytest.fixture

@@ -74,3 +74,25 @@ def test_healthz_is_not_redirected_to_https(client, settings, db):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz").status_code == 200
     assert client.get("/accounts/login/").status_code == 301
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3", reason="SQLite only"
+)
+def test_sqlite_commits_go_to_a_write_ahead_log_flushed_at_each_commit(tmp_path, db):
+    """One flush per commit instead of the rollback journal's several, every commit (audit
+    entries included) still on disk when it returns."""
+    from django.db import connection
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    probe = DatabaseWrapper(
+        connection.settings_dict | {"NAME": str(tmp_path / "probe.sqlite3")}, alias="probe"
+    )
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2  # FULL
+    finally:
+        probe.close()
