@@ -6,8 +6,8 @@ database takes to answer it (bench/create_cost.py). These send the same statemen
 same values: writes go through each field's own `pre_save` and `get_db_prep_save`, as `save()`
 does, and reads through the converters a queryset applies, so auto_now times, foreign keys,
 JSON, UUIDs, booleans and encrypted values are exactly what the ORM gives. No model signals
-are sent (the console listens to none on these models). Table and column names
-come from the models' metadata, never from input, hence the `noqa: S608`.
+are sent (the console listens to none on these models). Table and column names come from the
+models' metadata, never from input, hence the `noqa: S608`.
 """
 
 from collections.abc import Callable, Sequence
