@@ -103,6 +103,24 @@ def monitor_picked_match_count(
     return (monitors.filter(_matching(query)) if query else monitors).count()
 
 
+# Fewer characters hold no trigram: no index can answer them.
+TRIGRAM_INDEX_MIN_LENGTH = 3
+
+
+def _text_match(query: str, like: str, contains: str) -> tuple[str, list[int | str]]:
+    """The test of a monitor's name or URL/host against `query`: the LIKE decides; on SQLite
+    the FTS5 trigram index (migration 0011) first narrows the monitors to test to those
+    holding the query's trigrams (case folded, so never fewer than the LIKE matches)."""
+    condition = f"(search_name {like} OR search_target {like})"
+    if connection.vendor != "sqlite" or len(query) < TRIGRAM_INDEX_MIN_LENGTH:
+        return condition, [contains, contains]
+    phrase = '"' + query.replace('"', '""') + '"'  # the whole text, as one FTS5 string
+    candidates = (
+        "id IN (SELECT rowid FROM incidents_monitor_text WHERE incidents_monitor_text MATCH %s)"
+    )
+    return f"({candidates} AND {condition})", [phrase, contains, contains]
+
+
 def monitor_search(
     project: PhareProject, query: str, *, exclude_ids: Sequence[int] = ()
 ) -> tuple[list[MonitorOption], int]:
@@ -112,8 +130,8 @@ def monitor_search(
 
     Every keystroke in the picker runs this at up to 10,000 monitors, so it is hand-written
     SQL (the ORM took longer to build the statement than the database to answer it) reading
-    only the columns an option shows. On PostgreSQL the `LIKE '%…%'` tests use the trigram
-    index of migration 0010 (3 characters or more).
+    only the columns an option shows. For 3 characters or more, the `LIKE '%…%'` tests use a
+    trigram index: pg_trgm on PostgreSQL (migration 0010), FTS5 on SQLite (0011).
     """
     query = query.strip().lower()
     where: list[str] = ["project_id = %s"]
@@ -128,10 +146,9 @@ def monitor_search(
         contains, prefix = f"%{escaped}%", f"{escaped}%"
         # The id itself too, first, when the query is one (and fits a 64-bit id).
         by_id = [int(query)] if _is_id(query) else []
-        where.append(
-            f"(search_name {like} OR search_target {like}{' OR phare_id = %s' if by_id else ''})"
-        )
-        params += [contains, contains, *by_id]
+        text_match, text_params = _text_match(query, like, contains)
+        where.append(f"({text_match}{' OR phare_id = %s' if by_id else ''})")
+        params += [*text_params, *by_id]
         id_first = "WHEN phare_id = %s THEN 0 " if by_id else ""
         order = (
             f"CASE {id_first}WHEN search_name {like} THEN 1 WHEN search_name {like} THEN 2 "

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import selectors
+from incidents import selectors, services
 from incidents.models import Monitor
 from tests.helpers import HTMX
 
@@ -121,3 +121,86 @@ def test_the_search_uses_the_trigram_index_on_postgresql(project):
         cursor.execute(f"EXPLAIN {statement}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Bitmap Index Scan on monitor_search_trgm" in plan
+
+
+# -- the trigram index on SQLite (migration 0011) ------------------------------------------------
+
+TRICKY_NAMES = [
+    "ÉCOLE Primaire",
+    "İstanbul edge",
+    "Straße gateway",
+    'quote " in name',
+    "tab\tand  spaces",
+    "日本語 サイト",
+    "UPPER api Check",
+]
+QUERIES = ["éco", "cole", "i̇st", "straße", "strasse", 'te " i', "\tand", "本語", "api c", "check"]
+
+
+def reference_names(project, query: str) -> set[str]:
+    """What the search must find: the name or URL/host holds the query, case aside."""
+    query = query.strip().lower()
+    return {
+        monitor.name
+        for monitor in project.monitors.all()
+        if query in monitor.name.lower() or query in monitor.target.lower()
+    }
+
+
+def found_names(project, query: str) -> set[str]:
+    results, total = selectors.monitor_search(project, query)
+    assert total == len(results)
+    return {option.name for option in results}
+
+
+def test_every_match_is_found_whatever_its_letters(project):
+    add_monitors(project, TRICKY_NAMES, target="https://Mixed.Case.test/Path")
+    for query in [*QUERIES, "mixed.case", "/path"]:
+        assert found_names(project, query) == reference_names(project, query), query
+
+
+def test_renamed_and_removed_monitors_are_searched_as_they_are_now(project):
+    add_monitors(project, ["zqx payments", "zqy ledger"])
+    renamed = project.monitors.get(name="zqx payments")
+    renamed.name, renamed.target = "zqw checkout", "https://zqw-edge.test"
+    renamed.save()
+    assert found_names(project, "zqx") == set()
+    assert found_names(project, "zqw checkout") == {"zqw checkout"}
+    assert found_names(project, "zqw-edge") == {"zqw checkout"}
+    project.monitors.filter(name="zqy ledger").delete()
+    assert found_names(project, "zqy") == set()
+    add_monitors(project, ["zqy ledger"])
+    assert found_names(project, "zqy") == {"zqy ledger"}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the FTS5 index is SQLite's")
+def test_refreshes_keep_the_sqlite_text_index_whole(project, sandbox):
+    """The triggers keep the index equal to the monitors through a refresh that renames, one
+    that removes, and one that changes nothing; FTS5's integrity check compares them."""
+    renamed = sandbox.state.monitors[3]
+    renamed["name"] = "Renamed By Phare"
+    services.monitor_sync(actor=None, project=project)
+    sandbox.state.delete_monitor(5)
+    services.monitor_sync(actor=None, project=project)
+    services.monitor_sync(actor=None, project=project)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO incidents_monitor_text(incidents_monitor_text, rank) "
+            "VALUES ('integrity-check', 1)"
+        )
+    assert found_names(project, "renamed by") == {"Renamed By Phare"}
+    assert not project.monitors.filter(phare_id=5).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the FTS5 index is SQLite's")
+def test_the_search_reads_the_text_index_on_sqlite_from_three_characters(project):
+    def plan(query: str) -> str:
+        with CaptureQueriesContext(connection) as captured:
+            selectors.monitor_search(project, query)
+        (statement,) = [query["sql"] for query in captured.captured_queries]
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {statement}")
+            return "\n".join(str(row) for row in cursor.fetchall())
+
+    assert "incidents_monitor_text" in plan("che")
+    assert "incidents_monitor_text" not in plan("ch")
