@@ -307,6 +307,8 @@ class IncidentForm(forms.Form):
                 return []
         else:
             ids = self.initial.get("monitors", [])
+        if not ids:  # the usual empty form: not even a query to build
+            return []
         by_id = {
             monitor.phare_id: monitor
             for monitor in Monitor.objects.filter(project=self.project, phare_id__in=ids)
